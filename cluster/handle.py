@@ -1,0 +1,129 @@
+"""Start a local cluster or join a running one; either way get a :class:`Cluster` handle."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import dask.config
+from distributed import Client, LocalCluster
+
+from cluster import backend as backends
+from cluster.exceptions import ClusterError, ClusterUnreachable
+from cluster.info import ClusterInfo, describe
+from cluster.settings import ClusterSettings
+
+
+class Cluster:
+    """A Dask client with the backend it runs on.
+
+    Use as a context manager; closing it shuts down what :func:`start` started and only
+    disconnects from what :func:`connect` joined.
+    """
+
+    def __init__(self, client: Client, backend: str, owned: LocalCluster | None) -> None:
+        self.client = client
+        self.backend = backend
+        self._owned = owned
+
+    @property
+    def dashboard_link(self) -> str | None:
+        return self.client.dashboard_link
+
+    @property
+    def owns_cluster(self) -> bool:
+        return self._owned is not None
+
+    def info(self) -> ClusterInfo:
+        """Workers, threads, memory and GPUs, as the scheduler reports them."""
+        return describe(self.client, self.backend)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._owned is not None:
+            self._owned.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        kind = "local" if self.owns_cluster else "joined"
+        return f"<Cluster {kind} backend={self.backend} scheduler={self.client.scheduler.address}>"
+
+
+def start(
+    backend: str | None = None,
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    memory_limit: str | int | float | None = None,
+    **cluster_kwargs: Any,
+) -> Cluster:
+    """Start a local cluster of worker processes and connect a client to it.
+
+    CPU: :class:`distributed.LocalCluster`. GPU: :class:`dask_cuda.LocalCUDACluster`, one
+    worker per GPU, with an RMM pool and cuDF's native spilling. Unset arguments come from
+    ``govgrid.cluster`` in Dask's config; ``cluster_kwargs`` go to the cluster class.
+    """
+    settings = ClusterSettings.from_config(
+        backend=backend, n_workers=n_workers,
+        threads_per_worker=threads_per_worker, memory_limit=memory_limit,
+    )
+    resolved = backends.resolve(settings.backend)
+    common = dict(
+        n_workers=settings.n_workers,
+        memory_limit=settings.memory_limit,
+        dashboard_address=settings.dashboard_address,
+    )
+    if resolved == "gpu":
+        from dask_cuda import LocalCUDACluster
+
+        local = LocalCUDACluster(
+            threads_per_worker=settings.threads_per_worker or 1,
+            rmm_pool_size=settings.rmm_pool_size,
+            enable_cudf_spill=settings.cudf_spill,
+            # cuDF spills its own buffers; a device limit would spill them twice (dask-cuda #1363)
+            device_memory_limit=0 if settings.cudf_spill else "default",
+            **common, **cluster_kwargs,
+        )
+    else:
+        local = LocalCluster(
+            processes=True,
+            threads_per_worker=settings.threads_per_worker,
+            **common, **cluster_kwargs,
+        )
+    # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.
+    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
+    backends.activate(resolved)
+    return Cluster(Client(local), resolved, owned=local)
+
+
+def connect(address: str, backend: str | None = "auto", timeout: str | None = None) -> Cluster:
+    """Join a running scheduler: a ``tcp://`` or ``tls://`` address, or a scheduler file.
+
+    The workers are asked whether they hold usable GPUs; the backend follows them (with
+    ``backend="auto"``) or must agree with them. Raises :class:`ClusterUnreachable` when no
+    scheduler answers within ``timeout`` (``govgrid.cluster.connect-timeout``).
+    """
+    settings = ClusterSettings.from_config(backend=backend, connect_timeout=timeout)
+    seconds = dask.utils.parse_timedelta(settings.connect_timeout)
+    target = {"scheduler_file": address} if os.path.isfile(address) else {"address": address}
+    try:
+        client = Client(**target, timeout=seconds)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnreachable(
+            f"no Dask scheduler answered at {address!r} within {settings.connect_timeout}: {exc}"
+        ) from exc
+    try:
+        probes = list(client.run(backends.probe_gpu).values())
+        if not probes:
+            raise ClusterError(f"the scheduler at {address!r} has no workers")
+        resolved = backends.resolve_for_workers(settings.backend, probes)
+    except BaseException:
+        client.close()
+        raise
+    backends.activate(resolved)
+    return Cluster(client, resolved, owned=None)

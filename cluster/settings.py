@@ -1,0 +1,54 @@
+"""Settings of the cluster, read from Dask's config under the ``govgrid`` key."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+from typing import Any
+
+import dask.config
+import yaml
+
+BACKENDS = ("auto", "cpu", "gpu")
+
+_DEFAULTS = pathlib.Path(__file__).with_name("govgrid.yaml")
+with _DEFAULTS.open() as _f:
+    dask.config.update_defaults(yaml.safe_load(_f))
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Cluster settings, validated on construction.
+
+    Built from ``dask.config`` by :meth:`from_config`; keyword arguments override it.
+    """
+
+    backend: str = "auto"
+    n_workers: int | None = None
+    threads_per_worker: int | None = None
+    memory_limit: str | int | float = "auto"
+    dashboard_address: str | None = ":8787"
+    connect_timeout: str = "10s"
+    rmm_pool_size: str | None = "0.8"
+    cudf_spill: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {self.backend!r}")
+        for name in ("n_workers", "threads_per_worker"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
+
+    @classmethod
+    def from_config(cls, **overrides: Any) -> ClusterSettings:
+        """Settings from ``govgrid.cluster`` in Dask's config, with non-None overrides."""
+        config = dask.config.get("govgrid.cluster")
+        values = {key.replace("-", "_"): value for key, value in config.items()}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def shuffle_method(backend: str) -> str:
+    """The shuffle method configured for a resolved backend ("cpu" or "gpu")."""
+    return dask.config.get(f"govgrid.shuffle.{backend}")

@@ -1,0 +1,84 @@
+"""The ``govgrid`` command line.
+
+Each command lives in its own module and registers itself through ``register(subparsers)``.
+Commands of packages that ``compute`` must not import (benchmarks) are found through the
+``govgrid.commands`` entry-point group, so dependencies keep pointing one way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import import_module
+from importlib.metadata import entry_points
+
+import cluster
+from cluster import ClusterError
+from compute.exceptions import GovgridError
+
+COMMAND_MODULES = ("compute.commands.cluster_info", "compute.commands.demo")
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every computing command takes: join a cluster or start a local one."""
+    group = parser.add_argument_group("cluster")
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="join this scheduler (tcp://HOST:PORT, tls://..., or a scheduler file)",
+    )
+    group.add_argument(
+        "--backend", choices=("auto", "cpu", "gpu"), default=None,
+        help="backend of a local cluster (default: govgrid.cluster.backend, 'auto')",
+    )
+    group.add_argument(
+        "--workers", type=_positive_int, default=None, metavar="N",
+        help="worker processes of a local cluster (default: one per core or GPU)",
+    )
+
+
+@contextmanager
+def cluster_from_args(args: argparse.Namespace) -> Iterator[cluster.Cluster]:
+    """Join ``--scheduler`` or start a local cluster from ``--backend`` / ``--workers``."""
+    if args.scheduler:
+        handle = cluster.connect(args.scheduler, backend=args.backend or "auto")
+    else:
+        handle = cluster.start(backend=args.backend, n_workers=args.workers)
+    with handle:
+        yield handle
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="govgrid", description="Joins and aggregations for government data hubs."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        import_module(name).register(subparsers)
+    for entry in entry_points(group="govgrid.commands"):
+        entry.load()(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (GovgridError, ClusterError, ValueError) as exc:
+        print(f"govgrid {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"govgrid {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

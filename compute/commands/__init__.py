@@ -1,0 +1,1 @@
+"""One module per ``govgrid`` command; each defines ``register(subparsers)``."""
