@@ -60,6 +60,7 @@ def start(
     n_workers: int | None = None,
     threads_per_worker: int | None = None,
     memory_limit: str | int | float | None = None,
+    dashboard_address: str | None = None,
     **cluster_kwargs: Any,
 ) -> Cluster:
     """Start a local cluster of worker processes and connect a client to it.
@@ -71,6 +72,7 @@ def start(
     settings = ClusterSettings.from_config(
         backend=backend, n_workers=n_workers,
         threads_per_worker=threads_per_worker, memory_limit=memory_limit,
+        dashboard_address=dashboard_address,
     )
     resolved = backends.resolve(settings.backend)
     common = dict(

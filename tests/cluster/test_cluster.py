@@ -1,0 +1,124 @@
+"""Local and joined clusters compute what pandas computes; dead addresses fail fast."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dask.dataframe as dd
+import pandas as pd
+import pytest
+
+import cluster
+from compute.cli import main
+from compute.commands.demo import join_and_group, random_tables
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def expected(payments: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    joined = payments.merge(persons, on="person")
+    return joined.groupby("province").agg(payments=("amount", "count"), amount=("amount", "sum"))
+
+
+def assert_join_group_matches_pandas(handle: cluster.Cluster) -> None:
+    payments, persons = random_tables(20_000, seed=7)
+    got = handle.client.compute(
+        join_and_group(dd.from_pandas(payments, npartitions=4), dd.from_pandas(persons, 2))
+    ).result()
+    pd.testing.assert_frame_equal(got.sort_index(), expected(payments, persons), rtol=1e-9)
+
+
+def test_local_cluster_has_two_worker_processes_and_matches_pandas(local_cluster):
+    info = local_cluster.info()
+    assert local_cluster.backend == "cpu" and local_cluster.owns_cluster
+    assert len(info.workers) == 2 and info.threads == 2
+    assert all(w.gpus == () for w in info.workers)
+    assert_join_group_matches_pandas(local_cluster)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler(tmp_path_factory):
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
+    scheduler_file = tmp_path_factory.mktemp("scheduler") / "scheduler.json"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    common = ["--no-dashboard"]
+    procs = [subprocess.Popen(
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+         "--scheduler-file", str(scheduler_file), *common],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )]
+    procs += [subprocess.Popen(
+        [DASK, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", *common],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) for _ in range(2)]
+    try:
+        yield address, scheduler_file
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
+
+
+def wait_for_workers(handle: cluster.Cluster, n: int) -> None:
+    handle.client.wait_for_workers(n, timeout=60)
+
+
+def test_connect_to_a_real_scheduler_by_address(dask_scheduler):
+    address, _ = dask_scheduler
+    with cluster.connect(address, timeout="30s") as handle:
+        wait_for_workers(handle, 2)
+        assert handle.backend == "cpu" and not handle.owns_cluster
+        assert len(handle.info().workers) == 2
+        assert_join_group_matches_pandas(handle)
+
+
+def test_connect_by_scheduler_file_and_closing_leaves_the_cluster_running(dask_scheduler):
+    address, scheduler_file = dask_scheduler
+    for _ in range(2):  # the second connect works only if the first close left it running
+        with cluster.connect(str(scheduler_file), timeout="30s") as handle:
+            wait_for_workers(handle, 2)
+            assert handle.client.scheduler.address == address
+
+
+def test_cli_cluster_info_reports_the_joined_workers(dask_scheduler, capsys):
+    address, _ = dask_scheduler
+    assert main(["cluster", "info", "--scheduler", address]) == 0
+    out = capsys.readouterr().out
+    assert f"scheduler   {address}" in out
+    assert "backend     cpu" in out
+    assert out.count("1 threads") == 2
+
+
+def test_dead_address_fails_fast_with_a_clear_message():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(cluster.ClusterUnreachable, match=r"no Dask scheduler answered at .* 2s"):
+        cluster.connect(address, timeout="2s")
+    assert time.monotonic() - start < 30  # bounded by the timeout, not a hang
+
+
+def test_cli_reports_a_dead_address_as_an_error(capsys):
+    code = main(["cluster", "info", "--scheduler", f"tcp://127.0.0.1:{free_port()}"])
+    assert code == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_gpu_cluster_matches_pandas():
+    with cluster.start(backend="gpu", dashboard_address=":0") as handle:
+        assert handle.backend == "gpu"
+        assert all(w.gpus for w in handle.info().workers)
+        assert_join_group_matches_pandas(handle)
