@@ -18,7 +18,11 @@ import cluster
 from cluster import ClusterError
 from compute.exceptions import GovgridError
 
-COMMAND_MODULES = ("compute.commands.cluster_info", "compute.commands.demo")
+COMMAND_MODULES = (
+    "compute.commands.cluster_info",
+    "compute.commands.demo",
+    "compute.commands.run",
+)
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,138 @@
+"""integrity: benefit payments that should not have happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import dask.dataframe as dd
+
+from compute.jobs._frames import KEY, KEY_ROW_BYTES, flag_membership, keys_of, with_resident_key
+from compute.jobs.base import Job, Params, require
+from compute.planner import choose, shape_side, split_out
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from compute.session import Session
+
+REASONS = (
+    "invalid_id", "orphan", "after_death", "duplicate", "dibao_high_income",
+    "dibao_enterprise_rep",
+)
+PAYMENT_COLUMNS = ["payment_id", "resident_id", "program", "month", "amount"]
+
+
+@dataclass(frozen=True)
+class IntegrityParams(Params):
+    dibao_max_income: float = 36000.0
+
+    help: ClassVar[dict[str, str]] = {
+        "dibao_max_income": "dibao is flagged when income in the year before exceeds this",
+    }
+
+    def __post_init__(self) -> None:
+        require(self.dibao_max_income >= 0,
+                f"dibao_max_income must not be negative, not {self.dibao_max_income}")
+
+
+def integrity(session: Session, params: IntegrityParams | None = None, **kwargs) -> Job:
+    """Flag each payment once per reason it should not have been made.
+
+    Outputs ``flagged`` (payment columns and reason) and ``by_province`` (province of the
+    ID's first two digits, reason, payments, amount).
+    """
+    p = params or IntegrityParams(**kwargs)
+    payments_rows = session.rows("benefit_payments")
+    registry_choice = choose("registry", session.rows("residents") * KEY_ROW_BYTES)
+    deaths_choice = choose("deaths", session.rows("deaths") * KEY_ROW_BYTES)
+    reps_choice = choose("enterprise_reps", session.rows("enterprises") * KEY_ROW_BYTES)
+    dibao_choice = choose("dibao_recipients", payments_rows * KEY_ROW_BYTES)
+
+    # Shuffle payments by person once: duplicates are then found within each partition.
+    payments = with_resident_key(session.table("benefit_payments", columns=PAYMENT_COLUMNS))
+    payments = payments.shuffle(on=KEY).map_partitions(mark_duplicates)
+
+    registry = keys_of(session.table("residents", columns=["resident_id"]))
+    payments = flag_membership(payments, registry, "registered", registry_choice)
+
+    deaths = with_resident_key(session.table("deaths", columns=["resident_id", "death_date"]))
+    death_month = deaths.groupby(KEY).death_date.min().reset_index()
+    death_month = death_month.assign(
+        death_month=death_month["death_date"].dt.to_period("M").dt.start_time
+        .astype(death_month["death_date"].dtype)
+    )[[KEY, "death_month"]]
+    payments = payments.merge(shape_side(death_month, deaths_choice), on=KEY, how="left")
+
+    reps = keys_of(
+        session.table(
+            "enterprises", columns=["legal_rep_id"], filters=[("status", "==", "active")]
+        ),
+        column="legal_rep_id",
+    )
+    payments = flag_membership(payments, reps, "enterprise_rep", reps_choice)
+
+    dibao = payments[payments["program"] == "dibao"]
+    recipients = shape_side(dibao[[KEY]].drop_duplicates(), dibao_choice)
+    returns = with_resident_key(
+        session.table("tax_returns", columns=["resident_id", "year", "income"])
+    )
+    income = (
+        returns[[KEY, "year", "income"]].merge(recipients, on=KEY, how="inner")
+        .groupby([KEY, "year"]).income.sum(split_out=split_out(dibao_choice))
+        .reset_index()
+    )
+    income = income.assign(year=income["year"] + 1).rename(columns={"year": "payment_year"})
+    payments = payments.assign(payment_year=payments["month"].dt.year.astype("int16"))
+    payments = payments.merge(
+        shape_side(income, dibao_choice), on=[KEY, "payment_year"], how="left"
+    )
+    reasons = payments.map_partitions(payment_reasons, p.dibao_max_income)
+
+    flagged = dd.concat([
+        reasons.loc[reasons[reason], PAYMENT_COLUMNS].assign(reason=reason) for reason in REASONS
+    ])
+    by_province = (
+        flagged.assign(province_code=flagged.map_partitions(province_of_id))
+        .groupby(["province_code", "reason"], dropna=False)
+        .agg(payments=("payment_id", "count"), amount=("amount", "sum"))
+        .reset_index()
+        .sort_values(["reason", "province_code"])
+    )
+    return Job(
+        "integrity", p,
+        outputs={"flagged": flagged, "by_province": by_province},
+        tables=("benefit_payments", "residents", "deaths", "enterprises", "tax_returns"),
+        plan=[registry_choice, deaths_choice, reps_choice, dibao_choice],
+    )
+
+
+def mark_duplicates(payments: pd.DataFrame) -> pd.DataFrame:
+    """Flag every payment but the lowest payment_id of its (person, program, month).
+
+    Needs all payments of a person in one partition (the shuffle on the key does that).
+    """
+    first = payments.groupby([KEY, "program", "month"])["payment_id"].transform("min")
+    return payments.assign(duplicate=payments["payment_id"] != first)
+
+
+def payment_reasons(payments: pd.DataFrame, dibao_max_income: float) -> pd.DataFrame:
+    """A boolean column per reason; the reasons after ``orphan`` need a registered ID."""
+    valid = payments[KEY] != -1
+    registered = valid & payments["registered"]
+    dibao = registered & (payments["program"] == "dibao")
+    return payments.assign(
+        invalid_id=~valid,
+        orphan=valid & ~payments["registered"],
+        after_death=registered & (payments["month"] > payments["death_month"]).fillna(False),
+        duplicate=registered & payments["duplicate"],
+        dibao_high_income=dibao & (payments["income"] > dibao_max_income).fillna(False),
+        dibao_enterprise_rep=dibao & payments["enterprise_rep"],
+    )
+
+
+def province_of_id(payments: pd.DataFrame) -> pd.Series:
+    """The province code from the ID's first two characters, null unless they are digits."""
+    head = payments["resident_id"].str.slice(0, 2)
+    digits = head.str.fullmatch(r"[0-9]{2}").fillna(False).astype(bool)
+    return (head.where(digits).astype("float64") * 10000).astype("Int32")

@@ -1,0 +1,116 @@
+"""rollup: population and enterprises up the administrative hierarchy (GROUP BY ROLLUP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import dask.dataframe as dd
+
+from compute.jobs._frames import (
+    KEY_ROW_BYTES,
+    flag_membership,
+    keys_of,
+    prefecture_of,
+    province_of,
+    with_resident_key,
+)
+from compute.jobs.base import DEFAULT_REFERENCE_DATE, Job, Params, as_date
+from compute.planner import choose
+
+if TYPE_CHECKING:
+    from compute.session import Session
+
+AGE_BANDS = ("0-17", "18-34", "35-59", "60-79", "80+")
+AGE_BAND_STARTS = (18, 35, 60, 80)  # the first age of each band after the first
+LEVELS = {
+    "county": lambda code: code,
+    "prefecture": prefecture_of,
+    "province": province_of,
+    "nation": lambda code: code * 0,
+}
+
+
+@dataclass(frozen=True)
+class RollupParams(Params):
+    reference_date: dt.date = DEFAULT_REFERENCE_DATE
+
+    # Deaths must be recorded up to the reference date for the population to be right.
+    within_data: ClassVar = (("reference_date", "deaths", "death_date"),)
+
+    help: ClassVar[dict[str, str]] = {
+        "reference_date": "residents alive (born, not dead) on this date; ages at this date",
+    }
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference_date", as_date(self.reference_date, "reference_date"))
+
+
+def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Job:
+    """Population by level × division × sex × age band, and enterprises by level × status.
+
+    Levels are county, prefecture, province and nation (division_code 0); only non-empty
+    groups appear. Residents count when born on or before and not dead by the reference date.
+    """
+    p = params or RollupParams(**kwargs)
+    p.check_data(session.catalog)
+    reference = p.reference_date
+    deaths_choice = choose("deaths", session.rows("deaths") * KEY_ROW_BYTES)
+    residents = with_resident_key(session.table(
+        "residents", columns=["resident_id", "sex", "birth_date", "division_code"],
+        filters=[("birth_date", "<=", reference)],
+    ))
+    dead = keys_of(session.table("deaths", columns=["resident_id"],
+                                 filters=[("death_date", "<=", reference)]))
+    residents = flag_membership(residents, dead, "dead", deaths_choice)
+    alive = residents[~residents["dead"]]
+    counties = (
+        alive.assign(age_band=age_band_index(alive["birth_date"], reference), population=1)
+        .groupby(["division_code", "sex", "age_band"])["population"].sum().reset_index()
+    )
+    population = roll_up(counties, ["sex", "age_band"])
+    population = population.assign(
+        age_band=population["age_band"].map(dict(enumerate(AGE_BANDS)), meta=("age_band", "str"))
+    )
+    enterprises = session.table(
+        "enterprises", columns=["division_code", "status", "registered_capital"]
+    )
+    by_county = (
+        enterprises.assign(enterprises=1)
+        .groupby(["division_code", "status"])[["enterprises", "registered_capital"]].sum()
+        .reset_index()
+    )
+    return Job(
+        "rollup", p,
+        outputs={"population": population, "enterprises": roll_up(by_county, ["status"])},
+        tables=("residents", "deaths", "enterprises"),
+        plan=[deaths_choice],
+    )
+
+
+def age_band_index(birth_date: dd.Series, reference: dt.date) -> dd.Series:
+    """Index into AGE_BANDS of the age in completed years at ``reference``."""
+    month, day = birth_date.dt.month, birth_date.dt.day
+    birthday_ahead = (month > reference.month) | (
+        (month == reference.month) & (day > reference.day)
+    )
+    age = reference.year - birth_date.dt.year - birthday_ahead.astype("int64")
+    return sum((age >= start).astype("int8") for start in AGE_BAND_STARTS)
+
+
+def roll_up(by_county: dd.DataFrame, keys: list[str]) -> dd.DataFrame:
+    """Sum county-level groups up to prefecture, province and nation, one row per group.
+
+    ``by_county`` is small (one row per county and key): each level is a group-by of it.
+    """
+    levels = []
+    for level, code_of in LEVELS.items():
+        levels.append(
+            by_county.assign(division_code=code_of(by_county["division_code"]))
+            .groupby(["division_code", *keys]).sum().reset_index()
+            .assign(level=level)
+        )
+    rolled = dd.concat(levels)
+    columns = ["level", "division_code", *keys]
+    return rolled[[*columns, *(c for c in rolled.columns if c not in columns)]].sort_values(columns)

@@ -1,0 +1,102 @@
+"""verify: multi-source verification of department rosters against the resident registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import dask.dataframe as dd
+import pandas as pd
+
+import kernels
+from compute.jobs._frames import KEY, PRESENT, province_of, with_resident_key
+from compute.jobs.base import Job, Params, require
+from compute.planner import choose, shape_side
+from compute.tables.contract import ROSTERS
+
+if TYPE_CHECKING:
+    from compute.session import Session
+
+KINDS = ("invalid_id", "orphan", "name_mismatch", "birth_mismatch")
+
+
+@dataclass(frozen=True)
+class VerifyParams(Params):
+    sources: tuple[str, ...] = ROSTERS
+
+    help: ClassVar[dict[str, str]] = {"sources": f"rosters to verify, of {', '.join(ROSTERS)}"}
+
+    def __post_init__(self) -> None:
+        sources = (self.sources,) if isinstance(self.sources, str) else tuple(self.sources)
+        object.__setattr__(self, "sources", sources)
+        require(len(sources) > 0, "sources must name at least one roster")
+        unknown = [s for s in sources if s not in ROSTERS]
+        require(not unknown, f"unknown source {unknown}; the rosters are {list(ROSTERS)}")
+        require(len(set(sources)) == len(sources), f"sources repeat a roster: {list(sources)}")
+
+
+def verify(session: Session, params: VerifyParams | None = None, **kwargs) -> Job:
+    """Check each roster record against the registry: invalid_id, orphan, name and birth mismatch.
+
+    Outputs ``conflicts`` (source, resident_id, kind, similarity) and ``summary`` per source
+    and province of the record's own division code.
+    """
+    params = params or VerifyParams(**kwargs)
+    registry_columns = ["resident_id", "name", "birth_date"]
+    choice = choose("registry", session.estimate_bytes("residents", registry_columns))
+    registry = (
+        with_resident_key(session.table("residents", columns=registry_columns))
+        .rename(columns={"name": "registry_name", "birth_date": "registry_birth_date"})
+        .drop(columns="resident_id")
+        .assign(**{PRESENT: 1})
+    )
+    registry = shape_side(registry, choice)
+    checked = dd.concat([
+        with_resident_key(session.table(source, columns=[*registry_columns, "division_code"]))
+        .merge(registry, on=KEY, how="left")
+        .map_partitions(classify, source)
+        for source in params.sources
+    ])
+    conflicts = dd.concat([
+        checked.loc[checked[kind], ["source", "resident_id", "similarity"]]
+        .assign(kind=kind, **({} if kind == "name_mismatch" else {"similarity": float("nan")}))
+        [["source", "resident_id", "kind", "similarity"]]
+        for kind in KINDS
+    ])
+    summary = (
+        checked.assign(records=1, agreeing=~checked[list(KINDS)].any(axis=1))
+        .groupby(["source", "province_code"])[["records", *KINDS, "agreeing"]]
+        .sum()
+        .reset_index()
+    )
+    summary = summary.assign(agreement_rate=summary.agreeing / summary.records).drop(
+        columns="agreeing"
+    )
+    summary = summary.sort_values(["source", "province_code"])
+    return Job(
+        "verify", params,
+        outputs={"conflicts": conflicts, "summary": summary},
+        tables=("residents", *params.sources),
+        plan=[choice],
+    )
+
+
+def classify(records: pd.DataFrame, source: str) -> pd.DataFrame:
+    """One row per record: a flag per kind of conflict, and the names' similarity.
+
+    Runs on pandas or cuDF partitions alike.
+    """
+    valid = records[KEY] != -1
+    in_registry = records[PRESENT].notna()
+    matched = valid & in_registry
+    name_mismatch = matched & (records["name"] != records["registry_name"])
+    similarity = kernels.jaro_winkler(records["name"], records["registry_name"])
+    return records.assign(
+        source=source,
+        province_code=province_of(records["division_code"]),
+        invalid_id=~valid,
+        orphan=valid & ~in_registry,
+        name_mismatch=name_mismatch,
+        birth_mismatch=matched & (records["birth_date"] != records["registry_birth_date"]),
+        similarity=similarity.where(name_mismatch),
+    )[["source", "resident_id", "province_code", *KINDS, "similarity"]]
