@@ -1,0 +1,115 @@
+"""A small generated dataset, a Session on the shared 2-process cluster, and a DuckDB oracle."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dask
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from rapidfuzz.distance import JaroWinkler
+from stdnum.cn import ric
+
+from compute.generate import generate
+from compute.session import Session
+from compute.tables import Catalog
+
+PROVINCES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45,
+             46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}
+
+
+def reference_is_valid(value: str | None) -> bool:
+    """GB 11643-1999, written plainly for the oracle: structure, province, date, check char."""
+    if value is None or len(value) != 18:
+        return False
+    if not (value[:17].isascii() and value[:17].isdigit()) or value[17] not in "0123456789Xx":
+        return False
+    if int(value[:2]) not in PROVINCES:
+        return False
+    try:
+        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return False
+    return born >= dt.date(1900, 1, 1) and ric.calc_check_digit(value) == value[17].upper()
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("jobs") / "data"
+    generate(out, scale=0.01, seed=11)
+    return out
+
+
+@pytest.fixture(scope="session", params=["planned", "shuffle"])
+def session(request, dataset, local_cluster):
+    """A Session on the shared cluster; not closed here, the cluster fixture owns it.
+
+    "planned" lets the planner broadcast small sides (all of them, at this scale);
+    "shuffle" sets the broadcast limit to 0 so every join hash-shuffles.
+    """
+    limit = "256MiB" if request.param == "planned" else "0B"
+    with dask.config.set({"govgrid.join.broadcast-limit": limit}):
+        yield Session(Catalog.load(dataset), local_cluster)
+
+
+@pytest.fixture(scope="session")
+def duck(dataset):
+    """DuckDB over the same Parquet files: a view per table, and the oracle's UDFs."""
+    con = duckdb.connect()
+    for table in Catalog.load(dataset).tables:
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{dataset}/{table}/*.parquet')"
+        )
+    con.create_function("valid_id", reference_is_valid, ["VARCHAR"], "BOOLEAN",
+                        null_handling="special")
+    con.create_function("jw", lambda a, b: JaroWinkler.similarity(a, b),
+                        ["VARCHAR", "VARCHAR"], "DOUBLE")
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def same_rows():
+    """The oracle comparison, as a fixture so test modules need not import conftest."""
+    return assert_same_rows
+
+
+def assert_same_rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Equal as multisets of rows: same columns, values equal (floats to 1e-9 relative)."""
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected)
+    got, expected = (_normalised(frame) for frame in (got, expected))
+    for column in got.columns:
+        left, right = got[column].to_numpy(), expected[column].to_numpy()
+        if np.issubdtype(left.dtype, np.floating) or np.issubdtype(right.dtype, np.floating):
+            np.testing.assert_allclose(left.astype(float), right.astype(float), rtol=1e-9,
+                                       equal_nan=True, err_msg=column)
+        else:
+            assert (left == right).all(), f"column {column} differs"
+
+
+def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Comparable values: dates as datetime64, integers as int64, nulls as NaN, rows sorted."""
+    out = pd.DataFrame(index=range(len(frame)))
+    for column in frame.columns:
+        values = frame[column].reset_index(drop=True)
+        if pd.api.types.is_datetime64_any_dtype(values) or _holds_dates(values):
+            values = pd.to_datetime(values).astype("datetime64[s]")
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+            values = values.astype("float64") if values.isna().any() else values.astype("int64")
+        elif pd.api.types.is_float_dtype(values):
+            values = values.astype("float64")
+        else:
+            values = values.astype(object).where(values.notna(), None)
+        out[column] = values
+    # Sort on exact columns first; floats (computed differently by each side) only break ties.
+    floats = [c for c in out.columns if pd.api.types.is_float_dtype(out[c])]
+    keys = [c for c in out.columns if c not in floats] + floats
+    return out.sort_values(keys, na_position="first").reset_index(drop=True)
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    first = values.dropna().head(1)
+    return len(first) == 1 and isinstance(first.iloc[0], dt.date)
