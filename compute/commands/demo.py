@@ -1,53 +1,57 @@
-"""``govgrid demo``: start a local cluster and run a join plus a group-by on random data."""
+"""``govgrid demo``: generate a small dataset once, run the four jobs, print what they found."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
-
-import dask.dataframe as dd
-import numpy as np
-import pandas as pd
+from pathlib import Path
 
 from compute.cli import add_cluster_arguments, cluster_from_args
+from compute.generate import generate
+from compute.jobs import JOBS
+from compute.session import Session
+from compute.tables import Catalog
+
+DEMO_SCALE = 0.05
+DEMO_SEED = 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="run a small example on a local cluster")
-    parser.add_argument("--rows", type=int, default=2_000_000, help="rows of the fact table")
+    parser = subparsers.add_parser(
+        "demo", help="run the four jobs on a small synthetic dataset (made once, then cached)"
+    )
+    parser.add_argument("--data", metavar="DIR", default=None,
+                        help="where the demo data lives (default: a cache directory)")
     add_cluster_arguments(parser)
     parser.set_defaults(run=run)
 
 
-def random_tables(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A fact table of payments keyed by person, and a dimension of persons by province."""
-    rng = np.random.default_rng(seed)
-    people = max(rows // 10, 1)
-    payments = pd.DataFrame({
-        "person": rng.integers(0, people, rows),
-        "amount": rng.gamma(2.0, 500.0, rows).round(2),
-    })
-    persons = pd.DataFrame({
-        "person": np.arange(people),
-        "province": rng.choice([11, 31, 44, 51, 65], people).astype("int32") * 10000,
-    })
-    return payments, persons
-
-
-def join_and_group(payments: dd.DataFrame, persons: dd.DataFrame) -> dd.DataFrame:
-    joined = payments.merge(persons, on="person", how="inner")
-    return joined.groupby("province").agg(payments=("amount", "count"), amount=("amount", "sum"))
+def default_data_dir() -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "govgrid" / f"demo-scale{DEMO_SCALE}-seed{DEMO_SEED}"
 
 
 def run(args: argparse.Namespace) -> int:
-    payments, persons = random_tables(args.rows)
+    data = Path(args.data) if args.data else default_data_dir()
     with cluster_from_args(args) as handle:
-        print(handle.info().render(), "\n")
-        start = time.perf_counter()
-        result = join_and_group(
-            dd.from_pandas(payments, npartitions=8), dd.from_pandas(persons, npartitions=2)
-        ).compute()
-        elapsed = time.perf_counter() - start
-    print(result.sort_index().to_string())
-    print(f"\njoin + group-by of {args.rows:,} rows in {elapsed:.2f} s")
+        print(handle.info().render(), "\n", flush=True)
+        if not data.exists():
+            print(f"generating scale {DEMO_SCALE} into {data} ...", flush=True)
+            started = time.perf_counter()
+            generate(data, scale=DEMO_SCALE, seed=DEMO_SEED, client=handle.client)
+            print(f"generated in {time.perf_counter() - started:.1f} s\n")
+        session = Session(Catalog.load(data), handle)
+        timings = {}
+        for name, spec in JOBS.items():
+            result = session.run(spec.build(session))
+            timings[name] = result.wall_time
+            print(result.summary())
+            for output, frame in result.outputs.items():
+                print(f"\n{output} ({len(frame):,} rows)")
+                print(frame.head(5).to_string(index=False))
+            print()
+    print("job          wall time")
+    for name, seconds in timings.items():
+        print(f"{name:<12} {seconds:8.2f} s")
     return 0

@@ -10,14 +10,34 @@ import time
 from pathlib import Path
 
 import dask.dataframe as dd
+import numpy as np
 import pandas as pd
 import pytest
 
 import cluster
 from compute.cli import main
-from compute.commands.demo import join_and_group, random_tables
 
 DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def random_tables(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Payments keyed by person, and persons by province."""
+    rng = np.random.default_rng(seed)
+    people = rows // 10
+    payments = pd.DataFrame({
+        "person": rng.integers(0, people, rows),
+        "amount": rng.gamma(2.0, 500.0, rows).round(2),
+    })
+    persons = pd.DataFrame({
+        "person": np.arange(people),
+        "province": rng.choice([11, 31, 44, 51, 65], people).astype("int32") * 10000,
+    })
+    return payments, persons
+
+
+def join_and_group(payments: dd.DataFrame, persons: dd.DataFrame) -> dd.DataFrame:
+    joined = payments.merge(persons, on="person", how="inner")
+    return joined.groupby("province").agg(payments=("amount", "count"), amount=("amount", "sum"))
 
 
 def expected(payments: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
