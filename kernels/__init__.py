@@ -1,0 +1,16 @@
+"""Column kernels: one Python source per row function, compiled by numba for the CPU
+(``njit``) and the GPU (``cuda.jit``), over pandas, pyarrow, cuDF and Dask columns."""
+
+from kernels.resident_id import (
+    pack_resident_id,
+    resident_id_fields,
+    unpack_resident_id,
+    validate_resident_id,
+)
+
+__all__ = [
+    "pack_resident_id",
+    "resident_id_fields",
+    "unpack_resident_id",
+    "validate_resident_id",
+]

@@ -1,0 +1,198 @@
+"""Resident identity numbers (GB 11643-1999): validate, pack to int64, unpack, decode fields.
+
+An ID is 6 digits of division code (GB/T 2260), 8 of birth date (YYYYMMDD), 3 of order
+code (odd: male) and a check character: "10X98765432"[sum of digit x weight mod 11].
+The packed key is the first 17 digits as an integer; the check character follows from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from kernels._buffers import StringBuffers
+from kernels._convert import FixedStrings, Output, map_keys, map_strings
+from kernels._registry import device, first_row, kernel, row_step, run
+from kernels._strings import misplaced_code, shape_code
+from kernels._unpack import FixedCode, array_module, unpack
+
+LENGTH = 18
+WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+CHECK_CHARACTERS = "10X98765432"
+# The check character's value (X is 10) for each weighted sum mod 11.
+CHECK_VALUES = np.array([10 if c == "X" else int(c) for c in CHECK_CHARACTERS], dtype=np.int64)
+# Province codes of GB/T 2260, with Taiwan (71), Hong Kong (81), Macao (82) and 83.
+PROVINCES = np.zeros(100, dtype=np.bool_)
+for _low, _high in ((11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65)):
+    PROVINCES[_low : _high + 1] = True
+PROVINCES[[71, 81, 82, 83]] = True
+POWERS = 10 ** np.arange(LENGTH - 2, -1, -1, dtype=np.int64)
+MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+CODE = FixedCode(
+    base=10,
+    parts=(8, 9),
+    alphabet=b"0123456789",
+    weights=tuple(int(w) for w in WEIGHTS),
+    modulus=11,
+    check_table=CHECK_CHARACTERS.encode(),
+)
+
+
+@device
+def number(chars, start, count):
+    """The value of ``count`` decimal digits at ``chars[start]`` (already checked as digits)."""
+    value = 0
+    for k in range(start, start + count):
+        value = value * 10 + (np.int64(chars[k]) - 48)
+    return value
+
+
+@device
+def is_birth_date(year, month, day):
+    """A calendar date on or after 1900-01-01."""
+    if year < 1900 or month < 1 or month > 12 or day < 1:
+        return False
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return day <= 29
+    return day <= MONTH_DAYS[month]
+
+
+@device
+def days_since_epoch(year, month, day):
+    """Days from 1970-01-01 to a valid date, proleptic Gregorian."""
+    # Count years from March, so the leap day ends a year (H. Hinnant's days_from_civil).
+    if month <= 2:
+        year -= 1
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+@device
+def validate_pack_row(offsets, chars, mask, mask_offset, i):
+    """(code, key) of row ``i``: the validation code and the 17-digit key (-1 unless 0)."""
+    code = shape_code(offsets, chars, mask, mask_offset, i, LENGTH)
+    if code != 0:
+        return code, -1
+    start = offsets[i]
+    key = 0
+    total = 0
+    bad = False
+    # Branch-free over the digits, with independent products (no key * 10 chain), so the
+    # loop unrolls and the rows overlap in the pipeline.
+    for k in range(LENGTH - 1):
+        digit = np.int64(chars[start + k]) - 48
+        bad |= (digit < 0) | (digit > 9)
+        key += digit * POWERS[k]
+        total += digit * WEIGHTS[k]
+    last = np.int64(chars[start + LENGTH - 1])
+    if last == 88 or last == 120:  # X or x
+        check = 10
+    elif 48 <= last <= 57:
+        check = last - 48
+    else:
+        bad = True
+    if bad:
+        return misplaced_code(chars, start, start + LENGTH), -1
+    # Fields are read from the characters again: cheaper than dividing the key.
+    if not PROVINCES[number(chars, start, 2)]:
+        return 4, -1
+    year = number(chars, start + 6, 4)
+    if not is_birth_date(year, number(chars, start + 10, 2), number(chars, start + 12, 2)):
+        return 5, -1
+    if CHECK_VALUES[total % 11] != check:
+        return 6, -1
+    return 0, key
+
+
+@kernel
+def validate_pack_rows(offsets, chars, mask, mask_offset, codes, keys):
+    for i in range(first_row(), codes.size, row_step()):
+        code, key = validate_pack_row(offsets, chars, mask, mask_offset, i)
+        codes[i] = code
+        keys[i] = key
+
+
+@kernel
+def fields_rows(offsets, chars, mask, mask_offset, birth_days, sex, division, valid):
+    for i in range(first_row(), valid.size, row_step()):
+        code, _ = validate_pack_row(offsets, chars, mask, mask_offset, i)
+        valid[i] = code == 0
+        birth_days[i] = 0
+        sex[i] = 0
+        division[i] = 0
+        if code == 0:
+            start = offsets[i]
+            year = number(chars, start + 6, 4)
+            month = number(chars, start + 10, 2)
+            birth_days[i] = days_since_epoch(year, month, number(chars, start + 12, 2))
+            sex[i] = 1 if chars[start + 16] % 2 == 1 else 2
+            division[i] = number(chars, start, 6)
+
+
+def validate_and_pack(buffers: StringBuffers) -> tuple[Any, Any]:
+    """(codes int8, keys int64) of one chunk, in one pass; host or device arrays."""
+    n = len(buffers)
+    codes, keys = run(validate_pack_rows, buffers.args, [(n, np.int8), (n, np.int64)])
+    return codes, keys
+
+
+def fields(buffers: StringBuffers) -> tuple[Any, Any, Any, Any]:
+    """(birth days since epoch int32, sex int8, division int32, valid bool) of one chunk."""
+    n = len(buffers)
+    outputs = [(n, np.int32), (n, np.int8), (n, np.int32), (n, np.bool_)]
+    birth_days, sex, division, valid = run(fields_rows, buffers.args, outputs)
+    return birth_days, sex, division, valid
+
+
+def validate_resident_id(values: Any) -> Any:
+    """Validation code per ID (int8), the first failure in this order:
+
+    0 valid, 1 null, 2 length not 18, 3 a character other than a digit (X or x allowed last
+    only), 4 not a province code, 5 birth date not a date or before 1900-01-01, 6 wrong check
+    character. Same kind as ``values`` (pandas, pyarrow, cuDF, Dask), aligned with it.
+    """
+    return map_strings(lambda buffers: Output({"": validate_and_pack(buffers)[0]}), values)
+
+
+def pack_resident_id(values: Any) -> Any:
+    """The first 17 digits of each ID as an int64 key; -1 where the ID is not valid."""
+    return map_strings(lambda buffers: Output({"": validate_and_pack(buffers)[1]}), values)
+
+
+def unpack_resident_id(keys: Any) -> Any:
+    """The 18-character IDs of packed keys (check character recomputed, upper-case X).
+
+    Null where a key is -1 (or outside 0 .. 10**17 - 1). Strings of the keys' kind: a pandas
+    ``str`` Series, a pyarrow string array (also for numpy keys), a cuDF Series (cupy keys).
+    """
+    return map_keys(_unpack_chunk, keys)
+
+
+def _unpack_chunk(keys: Any) -> Output:
+    matrix, offsets, valid = unpack(CODE, [keys], array_module(keys))
+    return Output({"": FixedStrings(matrix, offsets)}, valid=valid)
+
+
+def resident_id_fields(values: Any) -> Any:
+    """birth_date (date), sex (int8: 1 male, 2 female) and division_code (int32) per ID.
+
+    Null where the ID is not valid. A DataFrame for pandas (Arrow dtypes, same index), a
+    pyarrow Table for pyarrow input, a cuDF DataFrame for cuDF.
+    """
+    return map_strings(_fields_chunk, values)
+
+
+def _fields_chunk(buffers: StringBuffers) -> Output:
+    birth_days, sex, division, valid = fields(buffers)
+    return Output(
+        {"birth_date": birth_days, "sex": sex, "division_code": division},
+        valid=valid,
+        arrow_types={"birth_date": pa.date32()},
+        frame=True,
+    )
