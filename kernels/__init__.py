@@ -7,10 +7,14 @@ from kernels.resident_id import (
     unpack_resident_id,
     validate_resident_id,
 )
+from kernels.uscc import pack_uscc, unpack_uscc, validate_uscc
 
 __all__ = [
     "pack_resident_id",
+    "pack_uscc",
     "resident_id_fields",
     "unpack_resident_id",
+    "unpack_uscc",
     "validate_resident_id",
+    "validate_uscc",
 ]
