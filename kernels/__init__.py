@@ -7,9 +7,12 @@ from kernels.resident_id import (
     unpack_resident_id,
     validate_resident_id,
 )
+from kernels.similarity import jaro_winkler, levenshtein
 from kernels.uscc import pack_uscc, unpack_uscc, validate_uscc
 
 __all__ = [
+    "jaro_winkler",
+    "levenshtein",
     "pack_resident_id",
     "pack_uscc",
     "resident_id_fields",
