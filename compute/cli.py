@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "compute.commands.cluster_info",
     "compute.commands.demo",
     "compute.commands.run",
+    "compute.commands.generate",
+    "compute.commands.catalog",
 )
 
 

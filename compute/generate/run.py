@@ -42,8 +42,8 @@ def generate(
     ``client``'s workers, or here when it is None, each from its own seed. ``out`` appears
     only when complete; it must not exist unless ``overwrite``.
     """
-    residents = round(scale * RESIDENTS_PER_SCALE)
-    if not math.isfinite(scale) or residents < MIN_RESIDENTS:
+    residents = round(scale * RESIDENTS_PER_SCALE) if math.isfinite(scale) else 0
+    if residents < MIN_RESIDENTS:
         raise ParameterError(
             f"scale must give at least {MIN_RESIDENTS:,} residents "
             f"(scale >= {MIN_RESIDENTS / RESIDENTS_PER_SCALE}), not {scale!r}"
