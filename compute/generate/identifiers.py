@@ -15,6 +15,9 @@ from compute.generate._arrays import string_bytes
 ID_WIDTH = 18
 USCC_ALPHABET = b"0123456789ABCDEFGHJKLMNPQRTUWXY"
 CHECK_CHARS = b"0123456789X"  # the values a resident ID's check character can take
+# kernels.unpack_uscc takes the 8 leading characters (authority, type, division) as one
+# base-31 number and the 9 of the organisation code as another.
+USCC_HIGH_DIGITS = 8
 
 
 def resident_id_key(county: np.ndarray, year: np.ndarray, month: np.ndarray, day: np.ndarray,
@@ -50,7 +53,3 @@ def wrong_check(rng: np.random.Generator, check: np.ndarray) -> np.ndarray:
     value[np.frombuffer(CHECK_CHARS, dtype=np.uint8)] = np.arange(len(CHECK_CHARS))
     shifted = (value[check] + rng.integers(1, len(CHECK_CHARS), len(check))) % len(CHECK_CHARS)
     return np.frombuffer(CHECK_CHARS, dtype=np.uint8)[shifted]
-
-
-# The first 8 characters (registration authority, entity type, division) form the high part.
-USCC_HIGH_DIGITS = 8
