@@ -97,7 +97,8 @@ def _to_contract_dtypes(contract: Table, frame: dd.DataFrame) -> dd.DataFrame:
 
 def _normalise_filters(contract: Table, filters: Filters) -> list[list[tuple[str, str, Any]]]:
     """Filters as DNF, unknown columns rejected, date values turned into ``datetime.date``."""
-    groups = [filters] if isinstance(filters[0], tuple) else filters
+    # A flat list of (column, op, value) terms is one conjunction.
+    groups = [filters] if isinstance(filters[0][0], str) else filters
     normalised = []
     for group in groups:
         terms = []
