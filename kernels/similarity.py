@@ -27,6 +27,8 @@ SCRATCH = Scratch(width=4 * MAX_CODE_POINTS + 1, dtype=np.int32)
 # Results no real pair gives, marking a string longer than MAX_CODE_POINTS.
 TOO_LONG_SIMILARITY = -1.0
 TOO_LONG_DISTANCE = -2
+JARO_WINKLER = 0
+LEVENSHTEIN = 1
 
 
 @device
@@ -110,74 +112,56 @@ def levenshtein_pair(a, length_a, b, length_b, row):
 
 
 @kernel
-def jaro_winkler_rows(
+def pair_rows(
     offsets_a, chars_a, mask_a, mask_offset_a,
     offsets_b, chars_b, mask_b, mask_offset_b,
-    out, scratch,
+    metric, null, too_long, out, scratch,
 ):
+    """``metric`` of every pair into ``out``; ``null`` or ``too_long`` where it has none."""
     work = scratch[first_row()]
     first = work[:MAX_CODE_POINTS]
     second = work[MAX_CODE_POINTS : 2 * MAX_CODE_POINTS]
-    flags_a = work[2 * MAX_CODE_POINTS : 3 * MAX_CODE_POINTS]
-    flags_b = work[3 * MAX_CODE_POINTS : 4 * MAX_CODE_POINTS]
+    rest = work[2 * MAX_CODE_POINTS :]
     for i in range(first_row(), out.size, row_step()):
         status, length_a, length_b = decode_pair(
             offsets_a, chars_a, mask_a, mask_offset_a,
             offsets_b, chars_b, mask_b, mask_offset_b, i, first, second,
         )
         if status == 1:
-            out[i] = np.nan
+            out[i] = null
         elif status == 2:
-            out[i] = TOO_LONG_SIMILARITY
-        else:
+            out[i] = too_long
+        elif metric == JARO_WINKLER:
+            flags_a = rest[:MAX_CODE_POINTS]
+            flags_b = rest[MAX_CODE_POINTS : 2 * MAX_CODE_POINTS]
             out[i] = jaro_winkler_pair(first, length_a, second, length_b, flags_a, flags_b)
-
-
-@kernel
-def levenshtein_rows(
-    offsets_a, chars_a, mask_a, mask_offset_a,
-    offsets_b, chars_b, mask_b, mask_offset_b,
-    out, scratch,
-):
-    work = scratch[first_row()]
-    first = work[:MAX_CODE_POINTS]
-    second = work[MAX_CODE_POINTS : 2 * MAX_CODE_POINTS]
-    row = work[2 * MAX_CODE_POINTS :]
-    for i in range(first_row(), out.size, row_step()):
-        status, length_a, length_b = decode_pair(
-            offsets_a, chars_a, mask_a, mask_offset_a,
-            offsets_b, chars_b, mask_b, mask_offset_b, i, first, second,
-        )
-        if status == 1:
-            out[i] = -1
-        elif status == 2:
-            out[i] = TOO_LONG_DISTANCE
         else:
-            out[i] = levenshtein_pair(first, length_a, second, length_b, row)
+            out[i] = levenshtein_pair(first, length_a, second, length_b, rest)
 
 
 def similarities(a: StringBuffers, b: StringBuffers) -> Any:
     """Jaro-Winkler similarity (float64, NaN where a side is null) of one chunk's pairs."""
-    (out,) = run(jaro_winkler_rows, (*a.args, *b.args), [(len(a), np.float64)], SCRATCH)
-    _check_lengths(out, TOO_LONG_SIMILARITY)
-    return out
+    return _pairs(a, b, JARO_WINKLER, np.nan, TOO_LONG_SIMILARITY, np.float64)
 
 
 def distances(a: StringBuffers, b: StringBuffers) -> Any:
     """Levenshtein distance (int32, -1 where a side is null) of one chunk's pairs."""
-    (out,) = run(levenshtein_rows, (*a.args, *b.args), [(len(a), np.int32)], SCRATCH)
-    _check_lengths(out, TOO_LONG_DISTANCE)
-    return out
+    return _pairs(a, b, LEVENSHTEIN, -1, TOO_LONG_DISTANCE, np.int32)
 
 
-def _check_lengths(out: Any, marker: float) -> None:
+def _pairs(
+    a: StringBuffers, b: StringBuffers, metric: int, null: float, too_long: float, dtype: type
+) -> Any:
+    inputs = (*a.args, *b.args, metric, null, too_long)
+    (out,) = run(pair_rows, inputs, [(len(a), dtype)], SCRATCH)
     host = out.copy_to_host() if on_device(out) else out
-    rows = np.flatnonzero(host == marker)
+    rows = np.flatnonzero(host == too_long)
     if rows.size:
         raise ValueError(
             f"{rows.size} pairs (the first at row {rows[0]}) hold a string of more than "
             f"{MAX_CODE_POINTS} code points, the most the similarity kernels take"
         )
+    return out
 
 
 def jaro_winkler(a: Any, b: Any) -> Any:
