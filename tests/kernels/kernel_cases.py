@@ -28,7 +28,7 @@ RIC_CASES = [
     "身份证号码身份证号码身份证号码身份证",  # 18 code points, none a digit
     "11010519491231002身",  # 18 code points, 20 bytes
     "1101051949123100１",  # 17 code points, 19 bytes
-    "110105194912310２X",  # 17 code points in 19 bytes... plus X
+    "110105194912310２X",  # 17 code points in 19 bytes, ending in X
     "1101051949X231002X",  # X not last
     "11010519491231002A",
     "99010519491231002X",  # no such province
