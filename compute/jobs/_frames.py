@@ -7,6 +7,7 @@ operations both libraries have.
 from __future__ import annotations
 
 import dask.dataframe as dd
+from dask.utils import M
 
 import kernels
 from compute.planner import JoinChoice, shape_side
@@ -35,7 +36,7 @@ def flag_membership(
     ``keys`` comes from :func:`keys_of` (distinct, so no row of ``frame`` is repeated).
     """
     joined = frame.merge(shape_side(keys, choice), on=KEY, how="left")
-    return joined.assign(**{flag: joined[PRESENT].notna()}).drop(columns=PRESENT)
+    return joined.assign(**{flag: joined[PRESENT].notnull()}).drop(columns=PRESENT)
 
 
 def province_of(division_code):
@@ -46,3 +47,11 @@ def province_of(division_code):
 def prefecture_of(division_code):
     """GB/T 2260: the prefecture code of a division code (PPCC00)."""
     return division_code // 100 * 100
+
+
+def sorted_small(frame: dd.DataFrame, by: list[str]) -> dd.DataFrame:
+    """A small result (an aggregate) as one partition sorted by ``by``.
+
+    Dask's own multi-partition sort samples quantiles first; an aggregate needs none of that.
+    """
+    return frame.repartition(npartitions=1).map_partitions(M.sort_values, by)

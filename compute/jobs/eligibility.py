@@ -6,7 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from compute.jobs._frames import KEY, KEY_ROW_BYTES, flag_membership, keys_of, with_resident_key
+from compute.jobs._frames import (
+    KEY,
+    KEY_ROW_BYTES,
+    flag_membership,
+    keys_of,
+    sorted_small,
+    with_resident_key,
+)
 from compute.jobs.base import (
     DEFAULT_REFERENCE_DATE,
     Job,
@@ -102,7 +109,7 @@ def eligibility(session: Session, params: EligibilityParams | None = None, **kwa
     coverage = coverage.assign(coverage=coverage["enrolled"] / coverage["eligible"])
     return Job(
         "eligibility", p,
-        outputs={"eligible": not_enrolled, "coverage": coverage.sort_values("division_code")},
+        outputs={"eligible": not_enrolled, "coverage": sorted_small(coverage, ["division_code"])},
         tables=("residents", "deaths", "tax_returns", "benefit_payments"),
         plan=[elderly_choice, deaths_choice, payments_choice],
     )

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import dask.dataframe as dd
 
-from compute.jobs._frames import KEY, KEY_ROW_BYTES, flag_membership, keys_of, with_resident_key
+from compute.jobs._frames import (
+    KEY,
+    KEY_ROW_BYTES,
+    flag_membership,
+    keys_of,
+    sorted_small,
+    with_resident_key,
+)
 from compute.jobs.base import Job, Params, require
 from compute.planner import choose, shape_side, split_out
 
@@ -97,11 +104,13 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
         .groupby(["province_code", "reason"], dropna=False)
         .agg(payments=("payment_id", "count"), amount=("amount", "sum"))
         .reset_index()
-        .sort_values(["reason", "province_code"])
     )
     return Job(
         "integrity", p,
-        outputs={"flagged": flagged, "by_province": by_province},
+        outputs={
+            "flagged": flagged,
+            "by_province": sorted_small(by_province, ["reason", "province_code"]),
+        },
         tables=("benefit_payments", "residents", "deaths", "enterprises", "tax_returns"),
         plan=[registry_choice, deaths_choice, reps_choice, dibao_choice],
     )

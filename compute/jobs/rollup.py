@@ -14,6 +14,7 @@ from compute.jobs._frames import (
     keys_of,
     prefecture_of,
     province_of,
+    sorted_small,
     with_resident_key,
 )
 from compute.jobs.base import DEFAULT_REFERENCE_DATE, Job, Params, as_date
@@ -113,4 +114,5 @@ def roll_up(by_county: dd.DataFrame, keys: list[str]) -> dd.DataFrame:
         )
     rolled = dd.concat(levels)
     columns = ["level", "division_code", *keys]
-    return rolled[[*columns, *(c for c in rolled.columns if c not in columns)]].sort_values(columns)
+    return sorted_small(rolled[[*columns, *(c for c in rolled.columns if c not in columns)]],
+                        columns)

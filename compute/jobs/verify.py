@@ -9,7 +9,7 @@ import dask.dataframe as dd
 import pandas as pd
 
 import kernels
-from compute.jobs._frames import KEY, PRESENT, province_of, with_resident_key
+from compute.jobs._frames import KEY, PRESENT, province_of, sorted_small, with_resident_key
 from compute.jobs.base import Job, Params, require
 from compute.planner import choose, shape_side
 from compute.tables.contract import ROSTERS
@@ -72,7 +72,7 @@ def verify(session: Session, params: VerifyParams | None = None, **kwargs) -> Jo
     summary = summary.assign(agreement_rate=summary.agreeing / summary.records).drop(
         columns="agreeing"
     )
-    summary = summary.sort_values(["source", "province_code"])
+    summary = sorted_small(summary, ["source", "province_code"])
     return Job(
         "verify", params,
         outputs={"conflicts": conflicts, "summary": summary},

@@ -12,7 +12,8 @@ from compute.planner import broadcast_limit, choose, shape_side, split_out
 def test_broadcast_up_to_the_limit_and_shuffle_above():
     assert choose("deaths", 1000, limit=1000).strategy == "broadcast"
     assert choose("residents", 1001, limit=1000).strategy == "shuffle"
-    assert str(choose("deaths", 1000, limit=1000)) == "deaths: broadcast (1000 B <= 1000 B)"
+    assert str(choose("deaths", 100, limit=200)) == "deaths: broadcast (100 B <= 200 B)"
+    assert str(choose("residents", 300, limit=200)) == "residents: shuffle (300 B > 200 B)"
 
 
 def test_limit_comes_from_dask_config():
