@@ -19,7 +19,8 @@ from kernels._strings import misplaced_code, shape_code
 from kernels._unpack import FixedCode, array_module, unpack
 
 LENGTH = 18
-WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+# The standard's weights: 2**(i - 1) mod 11 for the character i places from the right.
+WEIGHTS = 2 ** np.arange(LENGTH - 1, 0, -1, dtype=np.int64) % 11
 CHECK_CHARACTERS = "10X98765432"
 # The check character's value (X is 10) for each weighted sum mod 11.
 CHECK_VALUES = np.array([10 if c == "X" else int(c) for c in CHECK_CHARACTERS], dtype=np.int64)
@@ -28,8 +29,23 @@ PROVINCES = np.zeros(100, dtype=np.bool_)
 for _low, _high in ((11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65)):
     PROVINCES[_low : _high + 1] = True
 PROVINCES[[71, 81, 82, 83]] = True
-POWERS = 10 ** np.arange(LENGTH - 2, -1, -1, dtype=np.int64)
-MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+# Days per month (February 28), for every two-digit month: 0 for 00 and 13-99.
+MONTH_DAYS = np.zeros(100, dtype=np.int64)
+MONTH_DAYS[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+# Digits are handled eight at a time as lanes of one uint64 ("SWAR"): plain integer
+# arithmetic, so it compiles for the GPU as well. Every constant is a uint64, because numba
+# types unsigned-with-signed arithmetic as float64 (and ``&`` as int64).
+BYTES = np.uint64(0x0101010101010101)
+LOW_NIBBLES = BYTES * np.uint64(0x0F)
+HIGH_NIBBLES = BYTES * np.uint64(0xF0)
+SIXES = BYTES * np.uint64(0x06)
+ZEROS = BYTES * np.uint64(0x30)  # "00000000"
+EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
+EVEN_HALVES = np.uint64(0x0000FFFF0000FFFF)
+LANE = np.uint64(0xFFFF)
+TWO = np.uint64(2)
+TEN = np.uint64(10)
 
 CODE = FixedCode(
     base=10,
@@ -51,13 +67,59 @@ def number(chars, start, count):
 
 
 @device
+def load_word(chars, at):
+    """The 8 bytes ``chars[at : at + 8]`` as a little-endian uint64 (``chars[at]`` lowest).
+
+    ``at`` is unsigned: then indexing needs no negative-index fix-up, and LLVM merges the
+    8 loads into one on the CPU.
+    """
+    word = np.uint64(0)
+    for j in range(8):
+        word |= np.uint64(chars[at + np.uint64(j)]) << np.uint64(8 * j)
+    return word
+
+
+@device
+def digit_values(word):
+    """(every byte of ``word`` is an ASCII digit, ``word`` with each byte's digit value).
+
+    A byte is a digit when its high nibble is 3 and its low nibble plus 6 stays below 16;
+    the low nibbles are masked first, so the sum cannot carry into the next byte.
+    """
+    values = word & LOW_NIBBLES
+    above_nine = ((values + SIXES) & HIGH_NIBBLES) >> np.uint64(4)
+    return ((word & HIGH_NIBBLES) | above_nine) == ZEROS, values
+
+
+@device
+def pairs(values, base):
+    """16-bit lane m of the result: ``base * d[2m] + d[2m + 1]`` of the 8 digits ``values``."""
+    return (values * base + (values >> np.uint64(8))) & EVEN_BYTES
+
+
+@device
+def eight_digit_number(digit_pairs, base):
+    """The 8 digits whose :func:`pairs` are ``digit_pairs``, read as a number in ``base``.
+
+    Pairs combine into fours, fours into eight; no lane overflows for a base up to 10.
+    """
+    fours = (digit_pairs * (base * base) + (digit_pairs >> np.uint64(16))) & EVEN_HALVES
+    return (fours & np.uint64(0xFFFFFFFF)) * (base * base * base * base) + (fours >> np.uint64(32))
+
+
+@device
+def lane(digit_pairs, m):
+    """The pair of digits 2m, 2m + 1 (as a two-digit number) from decimal :func:`pairs`."""
+    return np.int64((digit_pairs >> np.uint64(16 * m)) & LANE)
+
+
+@device
 def is_birth_date(year, month, day):
-    """A calendar date on or after 1900-01-01."""
-    if year < 1900 or month < 1 or month > 12 or day < 1:
-        return False
+    """A calendar date on or after 1900-01-01; ``month`` any two-digit number."""
+    days = MONTH_DAYS[month]
     if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
-        return day <= 29
-    return day <= MONTH_DAYS[month]
+        days = 29
+    return year >= 1900 and 1 <= day <= days
 
 
 @device
@@ -80,34 +142,35 @@ def validate_pack_row(offsets, chars, mask, mask_offset, i):
     if code != 0:
         return code, -1
     start = offsets[i]
-    key = 0
-    total = 0
-    bad = False
-    # Branch-free over the digits, with independent products (no key * 10 chain), so the
-    # loop unrolls and the rows overlap in the pipeline.
-    for k in range(LENGTH - 1):
-        digit = np.int64(chars[start + k]) - 48
-        bad |= (digit < 0) | (digit > 9)
-        key += digit * POWERS[k]
-        total += digit * WEIGHTS[k]
-    last = np.int64(chars[start + LENGTH - 1])
-    if last == 88 or last == 120:  # X or x
-        check = 10
-    elif 48 <= last <= 57:
-        check = last - 48
-    else:
-        bad = True
-    if bad:
+    at = np.uint64(start)
+    head_ok, head = digit_values(load_word(chars, at))  # characters 1-8
+    tail_ok, tail = digit_values(load_word(chars, at + np.uint64(8)))  # characters 9-16
+    seventeenth = np.int64(chars[at + np.uint64(16)]) - 48
+    last = np.int64(chars[at + np.uint64(17)])
+    is_x = last == 88 or last == 120  # X or x
+    if not (head_ok and tail_ok and 0 <= seventeenth <= 9 and (is_x or 48 <= last <= 57)):
         return misplaced_code(chars, start, start + LENGTH), -1
-    # Fields are read from the characters again: cheaper than dividing the key.
-    if not PROVINCES[number(chars, start, 2)]:
+    # Decimal pairs: head (province, city, county, century), tail (year, month, day, order).
+    head_pairs = pairs(head, TEN)
+    tail_pairs = pairs(tail, TEN)
+    if not PROVINCES[lane(head_pairs, 0)]:
         return 4, -1
-    year = number(chars, start + 6, 4)
-    if not is_birth_date(year, number(chars, start + 10, 2), number(chars, start + 12, 2)):
+    year = lane(head_pairs, 3) * 100 + lane(tail_pairs, 0)
+    if not is_birth_date(year, lane(tail_pairs, 1), lane(tail_pairs, 2)):
         return 5, -1
-    if CHECK_VALUES[total % 11] != check:
+    # The weight of digit k is 2**(17 - k) mod 11, so the weighted sum is, mod 11, twice
+    # sum(digit k * 2**(16 - k)): the same pairwise combining as for the key, in base 2.
+    binary = (
+        eight_digit_number(pairs(head, TWO), TWO) * np.uint64(512)
+        + eight_digit_number(pairs(tail, TWO), TWO) * TWO
+        + np.uint64(seventeenth)
+    )
+    if CHECK_VALUES[binary * TWO % np.uint64(11)] != (10 if is_x else last - 48):
         return 6, -1
-    return 0, key
+    key = eight_digit_number(head_pairs, TEN) * np.uint64(10**9) + eight_digit_number(
+        tail_pairs, TEN
+    ) * TEN
+    return 0, np.int64(key) + seventeenth
 
 
 @kernel
@@ -116,6 +179,14 @@ def validate_pack_rows(offsets, chars, mask, mask_offset, codes, keys):
         code, key = validate_pack_row(offsets, chars, mask, mask_offset, i)
         codes[i] = code
         keys[i] = key
+
+
+@kernel
+def validate_rows(offsets, chars, mask, mask_offset, codes):
+    # The key is dropped, so the compiler drops the arithmetic that makes it.
+    for i in range(first_row(), codes.size, row_step()):
+        code, _ = validate_pack_row(offsets, chars, mask, mask_offset, i)
+        codes[i] = code
 
 
 @kernel
@@ -142,6 +213,12 @@ def validate_and_pack(buffers: StringBuffers) -> tuple[Any, Any]:
     return codes, keys
 
 
+def validate(buffers: StringBuffers) -> Any:
+    """The validation codes (int8) of one chunk, without writing keys; host or device array."""
+    (codes,) = run(validate_rows, buffers.args, [(len(buffers), np.int8)])
+    return codes
+
+
 def fields(buffers: StringBuffers) -> tuple[Any, Any, Any, Any]:
     """(birth days since epoch int32, sex int8, division int32, valid bool) of one chunk."""
     n = len(buffers)
@@ -157,7 +234,7 @@ def validate_resident_id(values: Any) -> Any:
     only), 4 not a province code, 5 birth date not a date or before 1900-01-01, 6 wrong check
     character. Same kind as ``values`` (pandas, pyarrow, cuDF, Dask), aligned with it.
     """
-    return map_strings(lambda buffers: Output({"": validate_and_pack(buffers)[0]}), values)
+    return map_strings(lambda buffers: Output({"": validate(buffers)}), values)
 
 
 def pack_resident_id(values: Any) -> Any:

@@ -87,6 +87,7 @@ def compute(device: Callable[[StringBuffers], StringBuffers] | None = None) -> d
         columns = {name: device(buffers) for name, buffers in columns.items()}
     outputs = {
         "ric": resident_id.validate_and_pack(columns["ric"]),
+        "ric_codes": (resident_id.validate(columns["ric"]),),
         "ric_fields": resident_id.fields(columns["ric"]),
         "uscc": uscc.validate_and_pack(columns["uscc"]),
         "jaro_winkler": (similarity.similarities(columns["names_a"], columns["names_b"]),),

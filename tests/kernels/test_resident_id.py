@@ -16,10 +16,12 @@ from stdnum.cn import ric
 
 from kernels import (
     pack_resident_id,
+    resident_id,
     resident_id_fields,
     unpack_resident_id,
     validate_resident_id,
 )
+from kernels._buffers import arrow_buffers
 
 # stdnum's is_valid also needs the county to exist in the birth year by its own list, so it
 # is an oracle one way (valid there => valid here); its check digit and date agree always.
@@ -140,3 +142,12 @@ def test_fields_agree_with_stdnum(value: str) -> None:
 @pytest.mark.parametrize("key", [-5, 10**17, 2**62])
 def test_out_of_range_keys_unpack_to_null(key: int) -> None:
     assert unpack_resident_id(np.array([key])).to_pylist() == [None]
+
+
+def test_validate_alone_gives_the_codes_of_validate_and_pack() -> None:
+    random_ids = unpack_resident_id(np.random.default_rng(5).integers(0, 10**17, 2000))
+    values = [*kernel_cases.RIC_CASES, *random_ids.to_pylist()]
+    buffers = arrow_buffers(pa.array(values, type=pa.string()))
+    np.testing.assert_array_equal(
+        resident_id.validate(buffers), resident_id.validate_and_pack(buffers)[0]
+    )
