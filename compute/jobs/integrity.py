@@ -11,6 +11,7 @@ from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
     flag_membership,
+    join_unique,
     keys_of,
     sorted_small,
     with_resident_key,
@@ -64,12 +65,9 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     payments = flag_membership(payments, registry, "registered", registry_choice)
 
     deaths = with_resident_key(session.table("deaths", columns=["resident_id", "death_date"]))
-    death_month = deaths.groupby(KEY).death_date.min().reset_index()
-    death_month = death_month.assign(
-        death_month=death_month["death_date"].dt.to_period("M").dt.start_time
-        .astype(death_month["death_date"].dtype)
-    )[[KEY, "death_month"]]
-    payments = payments.merge(shape_side(death_month, deaths_choice), on=KEY, how="left")
+    first_death = deaths.groupby(KEY).death_date.min().reset_index()
+    death_month = first_death.assign(death_month=month_number(first_death["death_date"]))
+    payments = join_unique(payments, death_month[[KEY, "death_month"]], deaths_choice)
 
     reps = keys_of(
         session.table(
@@ -133,11 +131,16 @@ def payment_reasons(payments: pd.DataFrame, dibao_max_income: float) -> pd.DataF
     return payments.assign(
         invalid_id=~valid,
         orphan=valid & ~payments["registered"],
-        after_death=registered & (payments["month"] > payments["death_month"]).fillna(False),
+        after_death=registered & (month_number(payments["month"]) > payments["death_month"]),
         duplicate=registered & payments["duplicate"],
         dibao_high_income=dibao & (payments["income"] > dibao_max_income).fillna(False),
         dibao_enterprise_rep=dibao & payments["enterprise_rep"],
     )
+
+
+def month_number(dates):
+    """Months since year 0: compares calendar months without building month-start dates."""
+    return dates.dt.year.astype("int32") * 12 + dates.dt.month.astype("int32")
 
 
 def province_of_id(payments: pd.DataFrame) -> pd.Series:

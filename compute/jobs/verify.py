@@ -9,9 +9,15 @@ import dask.dataframe as dd
 import pandas as pd
 
 import kernels
-from compute.jobs._frames import KEY, PRESENT, province_of, sorted_small, with_resident_key
+from compute.jobs._frames import (
+    KEY,
+    join_unique,
+    province_of,
+    sorted_small,
+    with_resident_key,
+)
 from compute.jobs.base import Job, Params, require
-from compute.planner import choose, shape_side
+from compute.planner import choose
 from compute.tables.contract import ROSTERS
 
 if TYPE_CHECKING:
@@ -48,13 +54,12 @@ def verify(session: Session, params: VerifyParams | None = None, **kwargs) -> Jo
         with_resident_key(session.table("residents", columns=registry_columns))
         .rename(columns={"name": "registry_name", "birth_date": "registry_birth_date"})
         .drop(columns="resident_id")
-        .assign(**{PRESENT: 1})
     )
-    registry = shape_side(registry, choice)
     checked = dd.concat([
-        with_resident_key(session.table(source, columns=[*registry_columns, "division_code"]))
-        .merge(registry, on=KEY, how="left")
-        .map_partitions(classify, source)
+        join_unique(
+            with_resident_key(session.table(source, columns=[*registry_columns, "division_code"])),
+            registry, choice, flag="in_registry",
+        ).map_partitions(classify, source)
         for source in params.sources
     ])
     conflicts = dd.concat([
@@ -87,7 +92,7 @@ def classify(records: pd.DataFrame, source: str) -> pd.DataFrame:
     Runs on pandas or cuDF partitions alike.
     """
     valid = records[KEY] != -1
-    in_registry = records[PRESENT].notna()
+    in_registry = records["in_registry"]
     matched = valid & in_registry
     name_mismatch = matched & (records["name"] != records["registry_name"])
     similarity = kernels.jaro_winkler(records["name"], records["registry_name"])
