@@ -1,0 +1,46 @@
+"""The suite on the tiny dataset: engines agree, a wrong one is caught, records are complete."""
+
+from __future__ import annotations
+
+from benchmarks.engines import ENGINES
+from compute.jobs import JOBS
+
+RECORD_FIELDS = {
+    "kind", "engine", "job", "scale", "residents", "backend", "workers", "threads", "repeat",
+    "times", "median", "min", "max", "rows", "bytes", "peak_memory", "status", "params",
+    "timestamp", "environment",
+}
+ENVIRONMENT_FIELDS = {"cpu_model", "cores", "memory_bytes", "gpus", "libraries", "git_commit"}
+
+
+def test_every_engine_agrees_with_the_reference(suite_results):
+    _, records = suite_results
+    status = {(r["engine"], r["job"]): r["status"] for r in records}
+    assert status == {
+        **{(engine, job): "ok" for engine in ENGINES for job in JOBS},
+        **{("wrong", job): "ok" for job in JOBS if job != "rollup"},
+        ("wrong", "rollup"): "mismatch",
+    }
+
+
+def test_a_mismatch_is_reported_and_not_timed(suite_results):
+    _, records = suite_results
+    (wrong,) = [r for r in records if r["engine"] == "wrong" and r["job"] == "rollup"]
+    assert "population" in wrong["detail"] and "rows differ" in wrong["detail"]
+    assert "enterprises" not in wrong["detail"]
+    assert not {"times", "median", "min", "max"} & set(wrong)
+
+
+def test_records_hold_every_field(suite_results):
+    path, records = suite_results
+    assert len(path.read_text().splitlines()) == len(records) == 6 * len(JOBS)
+    for record in records:
+        if record["status"] == "ok":
+            assert set(record) >= RECORD_FIELDS, record["engine"]
+            assert record["min"] <= record["median"] <= record["max"]
+            assert record["rows"] > 0 and record["bytes"] > 0 and record["peak_memory"] > 0
+        assert set(record["environment"]) >= ENVIRONMENT_FIELDS
+        assert record["environment"]["libraries"]["dask"] == "2026.7.1"
+    threads = {r["engine"]: (r["workers"], r["threads"]) for r in records}
+    assert threads["govgrid"] == threads["dask"] == (2, 2)
+    assert threads["duckdb"] == threads["pandas"] == (1, 2)
