@@ -22,6 +22,7 @@ from compute.jobs import JOBS
 
 DEFAULT_RESULTS = "bench-results/results.jsonl"
 QUICK_SCALE = 0.005
+POOR_FIT = 0.25  # RMS relative error of a time fit above which the sizing warns
 
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
@@ -174,6 +175,10 @@ def _size(args: argparse.Namespace) -> int:
         print(f"| {job} | {fit.points} | {fit.overhead:.2f} s | {fit.throughput:,.0f} | "
               f"{fit.bytes_per_row:,.1f} | {fit.rows_per_resident * args.residents:,.0f} | "
               f"{fit.error:.1%} |")
+    worst = max(fits.values(), key=lambda fit: fit.error)
+    if worst.error > POOR_FIT:
+        print(f"warning: the {worst.job} fit is off by {worst.error:.0%} RMS; results from "
+              "small data are dominated by fixed overheads: measure at scale 1 or more")
     advice = recommend(fits, args.residents, deadline, args.headroom)
     if advice.workers is None:
         print(f"no recommendation: {advice.reason}")

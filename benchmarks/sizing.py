@@ -61,13 +61,13 @@ class Recommendation:
 
 
 def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Intercept and slope of y over x; through the origin when x has one distinct value."""
-    if len(set(x.tolist())) < 2:
-        return 0.0, float(np.sum(x * y) / np.sum(x * x))
-    slope, intercept = np.polyfit(x, y, 1)
-    if intercept < 0:  # a negative overhead is noise: refit through the origin
-        return 0.0, float(np.sum(x * y) / np.sum(x * x))
-    return float(intercept), float(slope)
+    """Intercept and slope of y over x; through the origin when x has one distinct value or
+    the free fit is unphysical (a negative overhead, or y falling as x grows: noise)."""
+    if len(set(x.tolist())) > 1:
+        slope, intercept = np.polyfit(x, y, 1)
+        if intercept >= 0 and slope > 0:
+            return float(intercept), float(slope)
+    return 0.0, float(np.sum(x * y) / np.sum(x * x))
 
 
 def fit_job(job: str, points: Sequence[Point]) -> JobFit:
