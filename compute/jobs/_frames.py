@@ -10,7 +10,7 @@ import dask.dataframe as dd
 from dask.utils import M
 
 import kernels
-from compute.planner import JoinChoice
+from compute.planner import JoinChoice, split_out
 
 KEY = "rid"  # the packed resident ID: int64, -1 where the ID is invalid
 PRESENT = "_present"
@@ -22,10 +22,13 @@ def with_resident_key(frame: dd.DataFrame, column: str = "resident_id") -> dd.Da
     return frame.assign(**{KEY: kernels.pack_resident_id(frame[column])})
 
 
-def keys_of(frame: dd.DataFrame, column: str = "resident_id") -> dd.DataFrame:
-    """The distinct packed keys of ``column``: a side for membership tests."""
+def keys_of(
+    frame: dd.DataFrame, choice: JoinChoice, column: str = "resident_id"
+) -> dd.DataFrame:
+    """The distinct packed keys of ``column``: a side for membership tests, shaped as the
+    planner chose (one partition to broadcast, else hash-partitioned)."""
     keys = with_resident_key(frame[[column]], column)[[KEY]]
-    return keys.drop_duplicates(split_out=True)
+    return keys.drop_duplicates(split_out=split_out(choice))
 
 
 def join_unique(
@@ -41,7 +44,11 @@ def join_unique(
     side = side.assign(**{PRESENT: True})
     if choice.strategy == "broadcast":
         indexed = side.repartition(npartitions=1).map_partitions(M.set_index, KEY)
-        joined = frame.map_partitions(_lookup, indexed)
+        # As a Delayed object the side is no second ancestor of the result, so Dask keeps
+        # treating later column operations as aligned (no alignment shuffle).
+        joined = frame.map_partitions(
+            _lookup, indexed.to_delayed()[0], meta=_lookup(frame._meta, indexed._meta)
+        )
     else:
         joined = frame.merge(side, on=KEY, how="left")
     if flag:

@@ -81,7 +81,7 @@ def eligibility(session: Session, params: EligibilityParams | None = None, **kwa
     payments_choice = choose("enrolled", session.rows("benefit_payments") * KEY_ROW_BYTES)
 
     dead = keys_of(session.table("deaths", columns=["resident_id"],
-                                 filters=[("death_date", "<=", reference)]))
+                                 filters=[("death_date", "<=", reference)]), deaths_choice)
     elderly = flag_membership(elderly, dead, "dead", deaths_choice)
     alive = shape_side(elderly[~elderly["dead"]].drop(columns="dead"), elderly_choice)
 
@@ -97,14 +97,14 @@ def eligibility(session: Session, params: EligibilityParams | None = None, **kwa
     paid = keys_of(session.table(
         "benefit_payments", columns=["resident_id"],
         filters=[("program", "==", p.program), ("month", "==", reference.replace(day=1))],
-    ))
+    ), payments_choice)
     eligible = flag_membership(eligible, paid, "enrolled", payments_choice)
     not_enrolled = eligible[~eligible["enrolled"]][
         ["resident_id", "division_code", "birth_date", "income"]
     ]
     coverage = (
         eligible.assign(eligible=1, enrolled=eligible["enrolled"].astype("int64"))
-        .groupby("division_code")[["eligible", "enrolled"]].sum().reset_index()
+        .groupby("division_code")[["eligible", "enrolled"]].sum(split_out=1).reset_index()
     )
     coverage = coverage.assign(coverage=coverage["enrolled"] / coverage["eligible"])
     return Job(

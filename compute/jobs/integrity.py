@@ -61,7 +61,7 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     payments = with_resident_key(session.table("benefit_payments", columns=PAYMENT_COLUMNS))
     payments = payments.shuffle(on=KEY).map_partitions(mark_duplicates)
 
-    registry = keys_of(session.table("residents", columns=["resident_id"]))
+    registry = keys_of(session.table("residents", columns=["resident_id"]), registry_choice)
     payments = flag_membership(payments, registry, "registered", registry_choice)
 
     deaths = with_resident_key(session.table("deaths", columns=["resident_id", "death_date"]))
@@ -73,12 +73,15 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
         session.table(
             "enterprises", columns=["legal_rep_id"], filters=[("status", "==", "active")]
         ),
+        reps_choice,
         column="legal_rep_id",
     )
     payments = flag_membership(payments, reps, "enterprise_rep", reps_choice)
 
     dibao = payments[payments["program"] == "dibao"]
-    recipients = shape_side(dibao[[KEY]].drop_duplicates(), dibao_choice)
+    recipients = shape_side(
+        dibao[[KEY]].drop_duplicates(split_out=split_out(dibao_choice)), dibao_choice
+    )
     returns = with_resident_key(
         session.table("tax_returns", columns=["resident_id", "year", "income"])
     )
@@ -100,7 +103,7 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     by_province = (
         flagged.assign(province_code=flagged.map_partitions(province_of_id))
         .groupby(["province_code", "reason"], dropna=False)
-        .agg(payments=("payment_id", "count"), amount=("amount", "sum"))
+        .agg(payments=("payment_id", "count"), amount=("amount", "sum"), split_out=1)
         .reset_index()
     )
     return Job(

@@ -63,12 +63,12 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
         filters=[("birth_date", "<=", reference)],
     ))
     dead = keys_of(session.table("deaths", columns=["resident_id"],
-                                 filters=[("death_date", "<=", reference)]))
+                                 filters=[("death_date", "<=", reference)]), deaths_choice)
     residents = flag_membership(residents, dead, "dead", deaths_choice)
     alive = residents[~residents["dead"]]
     counties = (
         alive.assign(age_band=age_band_index(alive["birth_date"], reference), population=1)
-        .groupby(["division_code", "sex", "age_band"])["population"].sum().reset_index()
+        .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1).reset_index()
     )
     population = roll_up(counties, ["sex", "age_band"])
     population = population.assign(
@@ -79,7 +79,8 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
     )
     by_county = (
         enterprises.assign(enterprises=1)
-        .groupby(["division_code", "status"])[["enterprises", "registered_capital"]].sum()
+        .groupby(["division_code", "status"])[["enterprises", "registered_capital"]]
+        .sum(split_out=1)
         .reset_index()
     )
     return Job(
@@ -109,7 +110,7 @@ def roll_up(by_county: dd.DataFrame, keys: list[str]) -> dd.DataFrame:
     for level, code_of in LEVELS.items():
         levels.append(
             by_county.assign(division_code=code_of(by_county["division_code"]))
-            .groupby(["division_code", *keys]).sum().reset_index()
+            .groupby(["division_code", *keys]).sum(split_out=1).reset_index()
             .assign(level=level)
         )
     rolled = dd.concat(levels)

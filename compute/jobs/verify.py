@@ -71,7 +71,7 @@ def verify(session: Session, params: VerifyParams | None = None, **kwargs) -> Jo
     summary = (
         checked.assign(records=1, agreeing=~checked[list(KINDS)].any(axis=1))
         .groupby(["source", "province_code"])[["records", *KINDS, "agreeing"]]
-        .sum()
+        .sum(split_out=1)
         .reset_index()
     )
     summary = summary.assign(agreement_rate=summary.agreeing / summary.records).drop(
