@@ -7,6 +7,7 @@ operations both libraries have.
 from __future__ import annotations
 
 import dask.dataframe as dd
+from dask.dataframe.methods import concat
 from dask.utils import M
 
 import kernels
@@ -46,17 +47,14 @@ def join_unique(
         indexed = side.repartition(npartitions=1).map_partitions(M.set_index, KEY)
         # As a Delayed object the side is no second ancestor of the result, so Dask keeps
         # treating later column operations as aligned (no alignment shuffle).
-        joined = frame.map_partitions(
-            _lookup, indexed.to_delayed()[0], meta=_lookup(frame._meta, indexed._meta)
+        return frame.map_partitions(
+            _lookup, indexed.to_delayed()[0], flag,
+            meta=_lookup(frame._meta, indexed._meta, flag),
         )
-    else:
-        joined = frame.merge(side, on=KEY, how="left")
-    if flag:
-        joined = joined.assign(**{flag: joined[PRESENT].notnull()})
-    return joined.drop(columns=PRESENT)
+    return frame.merge(side, on=KEY, how="left").map_partitions(_present_as, flag)
 
 
-def _lookup(part, indexed):
+def _lookup(part, indexed, flag: str | None):
     """One partition left-joined to the broadcast side, by index lookup.
 
     The side is one object in the worker's memory, and its index builds its hash table on
@@ -65,7 +63,20 @@ def _lookup(part, indexed):
     """
     matched = indexed.reindex(part[KEY].to_numpy())
     matched.index = part.index
-    return part.assign(**{column: matched[column] for column in matched.columns})
+    joined = part.assign(**{column: matched[column] for column in matched.columns})
+    return _present_as(joined, flag)
+
+
+def _present_as(joined, flag: str | None):
+    """The join's marker column as the boolean ``flag`` (or dropped when no flag is wanted)."""
+    if flag:
+        joined = joined.assign(**{flag: joined[PRESENT].notna()})
+    return joined.drop(columns=PRESENT)
+
+
+def unpivot_flags(part, flags: tuple[str, ...], columns: list[str], label: str):
+    """One row per true flag of each row: ``columns`` and ``label`` naming the flag."""
+    return concat([part.loc[part[flag], columns].assign(**{label: flag}) for flag in flags])
 
 
 def flag_membership(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import dask.dataframe as dd
-
 from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
@@ -14,6 +12,7 @@ from compute.jobs._frames import (
     join_unique,
     keys_of,
     sorted_small,
+    unpivot_flags,
     with_resident_key,
 )
 from compute.jobs.base import Job, Params, require
@@ -95,13 +94,11 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     payments = payments.merge(
         shape_side(income, dibao_choice), on=[KEY, "payment_year"], how="left"
     )
-    reasons = payments.map_partitions(payment_reasons, p.dibao_max_income)
-
-    flagged = dd.concat([
-        reasons.loc[reasons[reason], PAYMENT_COLUMNS].assign(reason=reason) for reason in REASONS
-    ])
+    flagged = payments.map_partitions(payment_reasons, p.dibao_max_income).map_partitions(
+        unpivot_flags, REASONS, PAYMENT_COLUMNS, "reason"
+    )
     by_province = (
-        flagged.assign(province_code=flagged.map_partitions(province_of_id))
+        flagged.map_partitions(with_province_of_id)
         .groupby(["province_code", "reason"], dropna=False)
         .agg(payments=("payment_id", "count"), amount=("amount", "sum"), split_out=1)
         .reset_index()
@@ -146,8 +143,10 @@ def month_number(dates):
     return dates.dt.year.astype("int32") * 12 + dates.dt.month.astype("int32")
 
 
-def province_of_id(payments: pd.DataFrame) -> pd.Series:
-    """The province code from the ID's first two characters, null unless they are digits."""
-    head = payments["resident_id"].str.slice(0, 2)
+def with_province_of_id(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Add province_code from the ID's first two characters, null unless they are digits."""
+    head = flagged["resident_id"].str.slice(0, 2)
     digits = head.str.fullmatch(r"[0-9]{2}").fillna(False).astype(bool)
-    return (head.where(digits).astype("float64") * 10000).astype("Int32")
+    return flagged.assign(
+        province_code=(head.where(digits).astype("float64") * 10000).astype("Int32")
+    )

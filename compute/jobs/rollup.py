@@ -21,6 +21,8 @@ from compute.jobs.base import DEFAULT_REFERENCE_DATE, Job, Params, as_date
 from compute.planner import choose
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from compute.session import Session
 
 AGE_BANDS = ("0-17", "18-34", "35-59", "60-79", "80+")
@@ -65,9 +67,8 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
     dead = keys_of(session.table("deaths", columns=["resident_id"],
                                  filters=[("death_date", "<=", reference)]), deaths_choice)
     residents = flag_membership(residents, dead, "dead", deaths_choice)
-    alive = residents[~residents["dead"]]
     counties = (
-        alive.assign(age_band=age_band_index(alive["birth_date"], reference), population=1)
+        residents.map_partitions(alive_by_age_band, reference)
         .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1).reset_index()
     )
     population = roll_up(counties, ["sex", "age_band"])
@@ -91,14 +92,17 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
     )
 
 
-def age_band_index(birth_date: dd.Series, reference: dt.date) -> dd.Series:
-    """Index into AGE_BANDS of the age in completed years at ``reference``."""
-    month, day = birth_date.dt.month, birth_date.dt.day
+def alive_by_age_band(residents: pd.DataFrame, reference: dt.date) -> pd.DataFrame:
+    """The living residents with their age band (an index into AGE_BANDS) and a count of 1."""
+    alive = residents[~residents["dead"]]
+    birth = alive["birth_date"]
+    month, day = birth.dt.month, birth.dt.day
     birthday_ahead = (month > reference.month) | (
         (month == reference.month) & (day > reference.day)
     )
-    age = reference.year - birth_date.dt.year - birthday_ahead.astype("int64")
-    return sum((age >= start).astype("int8") for start in AGE_BAND_STARTS)
+    age = reference.year - birth.dt.year - birthday_ahead.astype("int64")
+    band = sum((age >= start).astype("int8") for start in AGE_BAND_STARTS)
+    return alive.assign(age_band=band, population=1)
 
 
 def roll_up(by_county: dd.DataFrame, keys: list[str]) -> dd.DataFrame:

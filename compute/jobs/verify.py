@@ -14,6 +14,7 @@ from compute.jobs._frames import (
     join_unique,
     province_of,
     sorted_small,
+    unpivot_flags,
     with_resident_key,
 )
 from compute.jobs.base import Job, Params, require
@@ -62,15 +63,9 @@ def verify(session: Session, params: VerifyParams | None = None, **kwargs) -> Jo
         ).map_partitions(classify, source)
         for source in params.sources
     ])
-    conflicts = dd.concat([
-        checked.loc[checked[kind], ["source", "resident_id", "similarity"]]
-        .assign(kind=kind, **({} if kind == "name_mismatch" else {"similarity": float("nan")}))
-        [["source", "resident_id", "kind", "similarity"]]
-        for kind in KINDS
-    ])
+    conflicts = checked.map_partitions(conflict_rows)
     summary = (
-        checked.assign(records=1, agreeing=~checked[list(KINDS)].any(axis=1))
-        .groupby(["source", "province_code"])[["records", *KINDS, "agreeing"]]
+        checked.groupby(["source", "province_code"])[["records", *KINDS, "agreeing"]]
         .sum(split_out=1)
         .reset_index()
     )
@@ -95,6 +90,7 @@ def classify(records: pd.DataFrame, source: str) -> pd.DataFrame:
     in_registry = records["in_registry"]
     matched = valid & in_registry
     name_mismatch = matched & (records["name"] != records["registry_name"])
+    birth_mismatch = matched & (records["birth_date"] != records["registry_birth_date"])
     similarity = kernels.jaro_winkler(records["name"], records["registry_name"])
     return records.assign(
         source=source,
@@ -102,6 +98,15 @@ def classify(records: pd.DataFrame, source: str) -> pd.DataFrame:
         invalid_id=~valid,
         orphan=valid & ~in_registry,
         name_mismatch=name_mismatch,
-        birth_mismatch=matched & (records["birth_date"] != records["registry_birth_date"]),
+        birth_mismatch=birth_mismatch,
         similarity=similarity.where(name_mismatch),
-    )[["source", "resident_id", "province_code", *KINDS, "similarity"]]
+        records=1,
+        agreeing=matched & ~name_mismatch & ~birth_mismatch,
+    )[["source", "resident_id", "province_code", *KINDS, "similarity", "records", "agreeing"]]
+
+
+def conflict_rows(checked: pd.DataFrame) -> pd.DataFrame:
+    """One row per conflict per record; similarity only on name_mismatch rows."""
+    rows = unpivot_flags(checked, KINDS, ["source", "resident_id", "similarity"], "kind")
+    similarity = rows["similarity"].where(rows["kind"] == "name_mismatch")
+    return rows.assign(similarity=similarity)[["source", "resident_id", "kind", "similarity"]]
