@@ -151,3 +151,14 @@ def test_validate_alone_gives_the_codes_of_validate_and_pack() -> None:
     np.testing.assert_array_equal(
         resident_id.validate(buffers), resident_id.validate_and_pack(buffers)[0]
     )
+
+
+def test_every_month_end_and_leap_day_around_the_centuries() -> None:
+    values = [
+        f"110105{year:04d}{month:02d}{day:02d}001{check}"
+        for year in [*range(1890, 1910), *range(1990, 2110), 2300, 2400, 9999]
+        for month in range(14)
+        for day in (0, 1, 28, 29, 30, 31, 32)
+        for check in (ric_check(f"110105{year:04d}{month:02d}{day:02d}001"),)
+    ]
+    assert codes(values) == [ric_code(value) for value in values]
