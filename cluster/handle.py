@@ -120,9 +120,14 @@ def connect(address: str, backend: str | None = "auto", timeout: str | None = No
             f"no Dask scheduler answered at {address!r} within {settings.connect_timeout}: {exc}"
         ) from exc
     try:
+        try:
+            # A cluster that is still starting gets the same time to show a worker.
+            client.wait_for_workers(1, timeout=seconds)
+        except TimeoutError as exc:
+            raise ClusterError(
+                f"the scheduler at {address!r} has no workers after {settings.connect_timeout}"
+            ) from exc
         probes = list(client.run(backends.probe_gpu).values())
-        if not probes:
-            raise ClusterError(f"the scheduler at {address!r} has no workers")
         resolved = backends.resolve_for_workers(settings.backend, probes)
     except BaseException:
         client.close()

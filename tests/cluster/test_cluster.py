@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import dask.dataframe as dd
 import numpy as np
@@ -16,8 +11,6 @@ import pytest
 
 import cluster
 from compute.cli import main
-
-DASK = str(Path(sys.executable).with_name("dask"))
 
 
 def random_tables(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,37 +54,6 @@ def test_local_cluster_has_two_worker_processes_and_matches_pandas(local_cluster
     assert_join_group_matches_pandas(local_cluster)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def dask_scheduler(tmp_path_factory):
-    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
-    scheduler_file = tmp_path_factory.mktemp("scheduler") / "scheduler.json"
-    address = f"tcp://127.0.0.1:{free_port()}"
-    common = ["--no-dashboard"]
-    procs = [subprocess.Popen(
-        [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-         "--scheduler-file", str(scheduler_file), *common],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )]
-    procs += [subprocess.Popen(
-        [DASK, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", *common],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    ) for _ in range(2)]
-    try:
-        yield address, scheduler_file
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=20)
-
-
 def wait_for_workers(handle: cluster.Cluster, n: int) -> None:
     handle.client.wait_for_workers(n, timeout=60)
 
@@ -122,16 +84,16 @@ def test_cli_cluster_info_reports_the_joined_workers(dask_scheduler, capsys):
     assert out.count("1 threads") == 2
 
 
-def test_dead_address_fails_fast_with_a_clear_message():
-    address = f"tcp://127.0.0.1:{free_port()}"
+def test_dead_address_fails_fast_with_a_clear_message(dead_address):
+    address = dead_address
     start = time.monotonic()
     with pytest.raises(cluster.ClusterUnreachable, match=r"no Dask scheduler answered at .* 2s"):
         cluster.connect(address, timeout="2s")
     assert time.monotonic() - start < 30  # bounded by the timeout, not a hang
 
 
-def test_cli_reports_a_dead_address_as_an_error(capsys):
-    code = main(["cluster", "info", "--scheduler", f"tcp://127.0.0.1:{free_port()}"])
+def test_cli_reports_a_dead_address_as_an_error(capsys, dead_address):
+    code = main(["cluster", "info", "--scheduler", dead_address])
     assert code == 2
     assert "no Dask scheduler answered" in capsys.readouterr().err
 
