@@ -177,8 +177,8 @@ def _size(args: argparse.Namespace) -> int:
               f"{fit.error:.1%} |")
     worst = max(fits.values(), key=lambda fit: fit.error)
     if worst.error > POOR_FIT:
-        print(f"warning: the {worst.job} fit is off by {worst.error:.0%} RMS; results from "
-              "small data are dominated by fixed overheads: measure at scale 1 or more")
+        print(f"warning: the {worst.job} fit is off by {worst.error:.0%} RMS: the runs disagree "
+              "with the model (fixed overheads below scale 1, or other load on the machine)")
     advice = recommend(fits, args.residents, deadline, args.headroom)
     if advice.workers is None:
         print(f"no recommendation: {advice.reason}")
