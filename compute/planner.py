@@ -1,13 +1,14 @@
-"""Join strategy: broadcast a side that fits, hash-shuffle otherwise.
+"""Sizes that shape a job's graph: read partitions, and broadcast or hash-shuffle joins.
 
-A pure function of sizes from the catalog, so it is unit-tested and the jobs can show what
-they chose. dask-expr does the joining: a side reduced to one partition is broadcast to every
-partition of the other (``Merge._is_single_partition_broadcast``), otherwise both are
-hash-shuffled on the packed key.
+Pure functions of sizes from the catalog and the cluster, so they are unit-tested and the
+jobs can show what they chose. A broadcast side is reduced to one partition that every
+partition of the other side joins against (``compute.jobs._frames.join_unique``); a side
+too big for that is hash-shuffled with the other by Dask on the packed key.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import dask.config
@@ -30,6 +31,18 @@ class JoinChoice:
             f"{self.name}: {self.strategy} "
             f"({format_bytes(self.estimated_bytes)} {relation} {format_bytes(self.limit)})"
         )
+
+
+def read_partitions(files: int, table_bytes: int, threads: int) -> int:
+    """How many partitions to read a table of ``files`` files and ``table_bytes`` bytes into.
+
+    One per thread at least, so no worker idles; more only when partitions would exceed
+    ``govgrid.read.partition-size``; never more than files. Fewer, larger partitions mean
+    fewer tasks, and per-task overhead dominates small tables.
+    """
+    size = parse_bytes(dask.config.get("govgrid.read.partition-size"))
+    wanted = max(threads, math.ceil(table_bytes / size))
+    return max(1, min(files, wanted))
 
 
 def broadcast_limit() -> int:

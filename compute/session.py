@@ -15,6 +15,7 @@ from distributed.utils import key_split
 import cluster
 from compute.exceptions import JobError
 from compute.jobs.base import Job
+from compute.planner import read_partitions
 from compute.results import JobResult
 from compute.tables import Catalog, contract_table, read_table
 from compute.tables.read import Filters
@@ -34,6 +35,8 @@ class Session:
     def __init__(self, catalog: Catalog, cluster_handle: cluster.Cluster) -> None:
         self.catalog = catalog
         self.cluster = cluster_handle
+        # Read partitions follow the cluster's threads when the session opens.
+        self.threads = max(1, sum(cluster_handle.client.nthreads().values()))
 
     @property
     def client(self):
@@ -46,8 +49,15 @@ class Session:
     def table(
         self, name: str, columns: Sequence[str] | None = None, filters: Filters | None = None
     ) -> dd.DataFrame:
-        """Table ``name`` as a lazy Dask DataFrame, columns and filters pushed into the read."""
-        return read_table(self.catalog, name, columns=columns, filters=filters)
+        """Table ``name`` as a lazy Dask DataFrame, columns and filters pushed into the read.
+
+        Neighbouring files are read into one partition when the table has more files than the
+        cluster needs (see :func:`compute.planner.read_partitions`).
+        """
+        entry = self.catalog.table(name)
+        partitions = read_partitions(len(entry.files), entry.bytes, self.threads)
+        return read_table(self.catalog, name, columns=columns, filters=filters,
+                          partitions=partitions)
 
     def rows(self, name: str) -> int:
         """Rows of table ``name``, from the catalog."""

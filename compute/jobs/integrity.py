@@ -15,7 +15,7 @@ from compute.jobs._frames import (
     unpivot_flags,
     with_resident_key,
 )
-from compute.jobs.base import Job, Params, require
+from compute.jobs.base import Job, Params, column_range, require
 from compute.planner import choose, shape_side, split_out
 
 if TYPE_CHECKING:
@@ -81,9 +81,12 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     recipients = shape_side(
         dibao[[KEY]].drop_duplicates(split_out=split_out(dibao_choice)), dibao_choice
     )
-    returns = with_resident_key(
-        session.table("tax_returns", columns=["resident_id", "year", "income"])
-    )
+    # Only the years before the payments' years can matter (the range is in the footers).
+    first_month, last_month = column_range(session.catalog, "benefit_payments", "month")
+    years = list(range(first_month.year - 1, last_month.year))
+    returns = with_resident_key(session.table(
+        "tax_returns", columns=["resident_id", "year", "income"], filters=[("year", "in", years)]
+    ))
     income = (
         returns[[KEY, "year", "income"]].merge(recipients, on=KEY, how="inner")
         .groupby([KEY, "year"]).income.sum(split_out=split_out(dibao_choice))
@@ -119,8 +122,10 @@ def mark_duplicates(payments: pd.DataFrame) -> pd.DataFrame:
 
     Needs all payments of a person in one partition (the shuffle on the key does that).
     """
-    first = payments.groupby([KEY, "program", "month"])["payment_id"].transform("min")
-    return payments.assign(duplicate=payments["payment_id"] != first)
+    payments = payments.reset_index(drop=True)
+    # Sorted by payment_id, every repeat of a (person, program, month) after its first is one.
+    repeats = payments.sort_values("payment_id").duplicated([KEY, "program", "month"])
+    return payments.assign(duplicate=repeats)
 
 
 def payment_reasons(payments: pd.DataFrame, dibao_max_income: float) -> pd.DataFrame:

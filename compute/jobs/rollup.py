@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import dask.dataframe as dd
+import pandas as pd
+from dask.dataframe.methods import concat
 
 from compute.jobs._frames import (
     KEY_ROW_BYTES,
@@ -14,15 +16,12 @@ from compute.jobs._frames import (
     keys_of,
     prefecture_of,
     province_of,
-    sorted_small,
     with_resident_key,
 )
-from compute.jobs.base import DEFAULT_REFERENCE_DATE, Job, Params, as_date
+from compute.jobs.base import DEFAULT_REFERENCE_DATE, Job, Params, as_date, years_before
 from compute.planner import choose
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from compute.session import Session
 
 AGE_BANDS = ("0-17", "18-34", "35-59", "60-79", "80+")
@@ -68,13 +67,10 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
                                  filters=[("death_date", "<=", reference)]), deaths_choice)
     residents = flag_membership(residents, dead, "dead", deaths_choice)
     counties = (
-        residents.map_partitions(alive_by_age_band, reference)
+        residents.map_partitions(count_alive, reference)
         .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1).reset_index()
     )
-    population = roll_up(counties, ["sex", "age_band"])
-    population = population.assign(
-        age_band=population["age_band"].map(dict(enumerate(AGE_BANDS)), meta=("age_band", "str"))
-    )
+    population = roll_up(counties, ["sex", "age_band"]).map_partitions(with_band_labels)
     enterprises = session.table(
         "enterprises", columns=["division_code", "status", "registered_capital"]
     )
@@ -92,32 +88,50 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
     )
 
 
-def alive_by_age_band(residents: pd.DataFrame, reference: dt.date) -> pd.DataFrame:
-    """The living residents with their age band (an index into AGE_BANDS) and a count of 1."""
+def count_alive(residents: pd.DataFrame, reference: dt.date) -> pd.DataFrame:
+    """Living residents of one partition counted by division, sex and age band.
+
+    The age band (an index into AGE_BANDS) is the number of band starts the age has reached:
+    age >= N exactly when the birth date is on or before the reference date N years earlier.
+    The three keys are packed into one integer, which groups much faster than three columns.
+    """
     alive = residents[~residents["dead"]]
     birth = alive["birth_date"]
-    month, day = birth.dt.month, birth.dt.day
-    birthday_ahead = (month > reference.month) | (
-        (month == reference.month) & (day > reference.day)
+    band = sum(
+        (birth <= pd.Timestamp(years_before(reference, start))).astype("int64")
+        for start in AGE_BAND_STARTS
     )
-    age = reference.year - birth.dt.year - birthday_ahead.astype("int64")
-    band = sum((age >= start).astype("int8") for start in AGE_BAND_STARTS)
-    return alive.assign(age_band=band, population=1)
+    group = alive["division_code"].astype("int64") * 100 + alive["sex"].astype("int64") * 10 + band
+    counts = group.value_counts()
+    codes = counts.index.to_series(index=counts.index)
+    return counts.to_frame("population").assign(
+        division_code=(codes // 100).astype("int32"),
+        sex=(codes // 10 % 10).astype("int8"),
+        age_band=(codes % 10).astype("int8"),
+    ).reset_index(drop=True)[["division_code", "sex", "age_band", "population"]]
+
+
+def with_band_labels(population: pd.DataFrame) -> pd.DataFrame:
+    return population.assign(age_band=population["age_band"].map(dict(enumerate(AGE_BANDS))))
 
 
 def roll_up(by_county: dd.DataFrame, keys: list[str]) -> dd.DataFrame:
     """Sum county-level groups up to prefecture, province and nation, one row per group.
 
-    ``by_county`` is small (one row per county and key): each level is a group-by of it.
+    ``by_county`` is one small partition (a row per county and key), so the whole roll-up
+    is one task.
     """
-    levels = []
-    for level, code_of in LEVELS.items():
-        levels.append(
-            by_county.assign(division_code=code_of(by_county["division_code"]))
-            .groupby(["division_code", *keys]).sum(split_out=1).reset_index()
-            .assign(level=level)
-        )
-    rolled = dd.concat(levels)
+    return by_county.map_partitions(roll_up_levels, keys)
+
+
+def roll_up_levels(by_county: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    levels = [
+        by_county.assign(division_code=code_of(by_county["division_code"]))
+        .groupby(["division_code", *keys], as_index=False).sum()
+        .assign(level=level)
+        for level, code_of in LEVELS.items()
+    ]
+    rolled = concat(levels)
     columns = ["level", "division_code", *keys]
-    return sorted_small(rolled[[*columns, *(c for c in rolled.columns if c not in columns)]],
-                        columns)
+    ordered = rolled[[*columns, *(c for c in rolled.columns if c not in columns)]]
+    return ordered.sort_values(columns)

@@ -55,6 +55,7 @@ class Footer:
 
     schema: pa.Schema
     rows: int
+    row_group_bytes: int  # uncompressed, all columns: what Dask's ``blocksize`` compares
 
 
 def read_footer(table: str, path: Path) -> Footer:
@@ -75,7 +76,10 @@ def read_footer(table: str, path: Path) -> Footer:
 def _cached_footer(path: str, mtime_ns: int, size: int) -> Footer:
     # Keyed by mtime and size, so a rewritten file is read again.
     metadata = pq.read_metadata(path)
-    return Footer(metadata.schema.to_arrow_schema(), metadata.num_rows)
+    row_group_bytes = sum(
+        metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)
+    )
+    return Footer(metadata.schema.to_arrow_schema(), metadata.num_rows, row_group_bytes)
 
 
 class Catalog:

@@ -9,6 +9,7 @@ How columns load (on the CPU backend; cuDF gives its own equivalents):
 from __future__ import annotations
 
 import datetime
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -33,11 +34,14 @@ def read_table(
     name: str,
     columns: Sequence[str] | None = None,
     filters: Filters | None = None,
+    partitions: int | None = None,
 ) -> dd.DataFrame:
     """Table ``name`` of a data directory (or catalog) as a Dask DataFrame, lazily.
 
     ``columns`` and ``filters`` (pyarrow DNF, e.g. ``[("year", "==", 2024)]``; dates may be
     given as ``datetime.date``, ``Timestamp`` or ISO strings) are pushed into the Parquet read.
+    One partition per file, or about ``partitions`` when fewer: neighbouring files are then
+    read together by one task.
     Every file's footer is checked against the contract before the graph is built: a missing
     or corrupt file, a missing column or a wrong type raises DataError naming them.
     """
@@ -54,8 +58,26 @@ def read_table(
         columns=selected,
         filters=_normalise_filters(contract, filters) if filters else None,
         index=False,
+        **_grouping(contract.name, entry, partitions),
     )
     return _to_contract_dtypes(contract, frame)
+
+
+def _grouping(table: str, entry: TableEntry, partitions: int | None) -> dict[str, Any]:
+    """read_parquet options that read the files into about ``partitions`` partitions.
+
+    Dask packs neighbouring row groups into partitions of at most ``blocksize`` bytes
+    (uncompressed, from the footers); room for ``files / partitions`` of the largest file
+    puts that many files at least in each partition.
+    """
+    if partitions is None or partitions >= len(entry.files):
+        return {}
+    largest = max(read_footer(table, file).row_group_bytes for file in entry.files)
+    return {
+        "split_row_groups": "adaptive",
+        "aggregate_files": True,
+        "blocksize": largest * math.ceil(len(entry.files) / max(partitions, 1)),
+    }
 
 
 def check_files(contract: Table, entry: TableEntry) -> None:

@@ -143,3 +143,13 @@ def test_generate_and_catalog_commands(
     # Refused: the directory exists.
     assert main(["generate", "--scale", "0.002", "--out", str(out), "--scheduler", address]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_read_table_groups_files_into_fewer_partitions_with_the_same_rows(data):
+    whole = read_table(data, "residents").compute()
+    files = len(Catalog.load(data).table("residents").files)
+    for partitions in range(1, files + 1):
+        grouped = read_table(data, "residents", partitions=partitions)
+        assert grouped.npartitions == partitions
+        pd.testing.assert_frame_equal(grouped.compute().reset_index(drop=True),
+                                      whole.reset_index(drop=True))

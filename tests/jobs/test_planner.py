@@ -6,7 +6,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
-from compute.planner import broadcast_limit, choose, shape_side, split_out
+from compute.planner import broadcast_limit, choose, read_partitions, shape_side, split_out
 
 
 def test_broadcast_up_to_the_limit_and_shuffle_above():
@@ -28,3 +28,11 @@ def test_a_broadcast_side_is_one_partition_and_groups_reduce_to_one():
     assert shape_side(side, choose("s", 1000, limit=100)).npartitions == 3
     assert split_out(choose("s", 10, limit=100)) == 1
     assert split_out(choose("s", 1000, limit=100)) is True
+
+
+def test_read_partitions_one_per_thread_more_for_big_tables_never_more_than_files():
+    with dask.config.set({"govgrid.read.partition-size": "100 B"}):
+        assert read_partitions(files=8, table_bytes=50, threads=2) == 2
+        assert read_partitions(files=8, table_bytes=450, threads=2) == 5
+        assert read_partitions(files=3, table_bytes=10_000, threads=2) == 3
+        assert read_partitions(files=1, table_bytes=10, threads=4) == 1
