@@ -80,10 +80,23 @@ def start(
         memory_limit=settings.memory_limit,
         dashboard_address=settings.dashboard_address,
     )
+    # Dask's default bandwidth (100 MB/s) suits a network; between processes of one machine a
+    # broadcast side moves fast, and the lower figure keeps every task needing it on one worker.
+    with dask.config.set({"distributed.scheduler.bandwidth": settings.local_bandwidth}):
+        local = _local_cluster(resolved, settings, common, cluster_kwargs)
+    # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.
+    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
+    backends.activate(resolved)
+    return Cluster(Client(local), resolved, owned=local)
+
+
+def _local_cluster(
+    resolved: str, settings: ClusterSettings, common: dict[str, Any], cluster_kwargs: dict[str, Any]
+) -> LocalCluster:
     if resolved == "gpu":
         from dask_cuda import LocalCUDACluster
 
-        local = LocalCUDACluster(
+        return LocalCUDACluster(
             threads_per_worker=settings.threads_per_worker or 1,
             rmm_pool_size=settings.rmm_pool_size,
             enable_cudf_spill=settings.cudf_spill,
@@ -91,16 +104,11 @@ def start(
             device_memory_limit=0 if settings.cudf_spill else "default",
             **common, **cluster_kwargs,
         )
-    else:
-        local = LocalCluster(
-            processes=True,
-            threads_per_worker=settings.threads_per_worker,
-            **common, **cluster_kwargs,
-        )
-    # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.
-    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
-    backends.activate(resolved)
-    return Cluster(Client(local), resolved, owned=local)
+    return LocalCluster(
+        processes=True,
+        threads_per_worker=settings.threads_per_worker,
+        **common, **cluster_kwargs,
+    )
 
 
 def connect(address: str, backend: str | None = "auto", timeout: str | None = None) -> Cluster:

@@ -29,6 +29,7 @@ class ClusterSettings:
     memory_limit: str | int | float = "auto"
     dashboard_address: str | None = ":8787"
     connect_timeout: str = "10s"
+    local_bandwidth: str = "1GB"
     rmm_pool_size: str | None = "0.8"
     cudf_spill: bool = True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
@@ -104,3 +105,11 @@ def test_gpu_cluster_matches_pandas():
         assert handle.backend == "gpu"
         assert all(w.gpus for w in handle.info().workers)
         assert_join_group_matches_pandas(handle)
+
+
+def test_local_cluster_scheduler_knows_its_workers_share_a_machine():
+    # With Dask's network default (100 MB/s) the scheduler keeps every task that needs a
+    # broadcast side on the one worker holding it; local workers move data far faster.
+    with cluster.start(backend="cpu", n_workers=1, threads_per_worker=1) as handle:
+        bandwidth = handle.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.bandwidth)
+    assert bandwidth == dask.utils.parse_bytes(cluster.ClusterSettings.from_config().local_bandwidth)
