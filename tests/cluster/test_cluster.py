@@ -112,4 +112,5 @@ def test_local_cluster_scheduler_knows_its_workers_share_a_machine():
     # broadcast side on the one worker holding it; local workers move data far faster.
     with cluster.start(backend="cpu", n_workers=1, threads_per_worker=1) as handle:
         bandwidth = handle.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.bandwidth)
-    assert bandwidth == dask.utils.parse_bytes(cluster.ClusterSettings.from_config().local_bandwidth)
+    expected = cluster.ClusterSettings.from_config().local_bandwidth
+    assert bandwidth == dask.utils.parse_bytes(expected)
