@@ -17,7 +17,7 @@ from benchmarks.runner import read_records
 from benchmarks.scaling import DEFAULT_CACHE, cached_data, run_scaling
 from benchmarks.sizing import DEFAULT_HEADROOM, fit_job, points_from_records, recommend
 from benchmarks.suite import run_suite
-from compute.cli import _positive_int, add_cluster_arguments, cluster_from_args
+from compute.cli import positive_int, add_cluster_arguments, cluster_from_args
 from compute.jobs import JOBS
 
 DEFAULT_RESULTS = "bench-results/results.jsonl"
@@ -58,7 +58,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
 
     scaling = actions.add_parser("scaling", help="suite over 1..N workers, strong and weak")
     scaling.add_argument("--scale", type=float, default=1.0)
-    scaling.add_argument("--max-workers", type=_positive_int, default=2)
+    scaling.add_argument("--max-workers", type=positive_int, default=2)
     scaling.add_argument("--engines", type=_engines, default=["govgrid"])
     scaling.add_argument("--mode", choices=("strong", "weak", "both"), default="both")
     scaling.add_argument("--cache", default=DEFAULT_CACHE, type=Path, metavar="DIR")
@@ -89,8 +89,8 @@ def register_size(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, cluster: bool = True) -> None:
-    parser.add_argument("--repeat", type=_positive_int, default=3, help="timed runs (median)")
-    parser.add_argument("--threads-per-worker", type=_positive_int, default=1)
+    parser.add_argument("--repeat", type=positive_int, default=3, help="timed runs (median)")
+    parser.add_argument("--threads-per-worker", type=positive_int, default=1)
     parser.add_argument("--results", default=DEFAULT_RESULTS, metavar="JSONL",
                         help=f"append JSON lines here (default {DEFAULT_RESULTS})")
     if cluster:

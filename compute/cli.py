@@ -39,7 +39,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
         help="backend of a local cluster (default: govgrid.cluster.backend, 'auto')",
     )
     group.add_argument(
-        "--workers", type=_positive_int, default=None, metavar="N",
+        "--workers", type=positive_int, default=None, metavar="N",
         help="worker processes of a local cluster (default: one per core or GPU)",
     )
 
@@ -55,7 +55,8 @@ def cluster_from_args(args: argparse.Namespace) -> Iterator[cluster.Cluster]:
         yield handle
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
@@ -78,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     except (GovgridError, ClusterError, ValueError) as exc:
         print(f"govgrid {args.command}: error: {exc}", file=sys.stderr)
         return 2
