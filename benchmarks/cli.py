@@ -17,7 +17,7 @@ from benchmarks.runner import read_records
 from benchmarks.scaling import DEFAULT_CACHE, cached_data, run_scaling
 from benchmarks.sizing import DEFAULT_HEADROOM, fit_job, points_from_records, recommend
 from benchmarks.suite import run_suite
-from compute.cli import positive_int, add_cluster_arguments, cluster_from_args
+from compute.cli import add_cluster_arguments, cluster_from_args, positive_int
 from compute.jobs import JOBS
 
 DEFAULT_RESULTS = "bench-results/results.jsonl"
