@@ -71,8 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         import_module(name).register(subparsers)
     for entry in entry_points(group="govgrid.commands"):
-        entry.load()(subparsers)
+        try:
+            register = entry.load()
+        except ImportError as exc:  # a command whose optional extra is not installed
+            _register_missing(subparsers, entry.name, exc)
+        else:
+            register(subparsers)
     return parser
+
+
+def _register_missing(subparsers: argparse._SubParsersAction, name: str, exc: ImportError) -> None:
+    """A stand-in command that says which extra to install, so other commands keep working."""
+    message = (f"`govgrid {name}` needs an optional dependency that is not installed "
+               f"({exc}); install it with: pip install 'govgrid[bench]'")
+
+    def run(args: argparse.Namespace) -> int:
+        raise GovgridError(message)
+
+    parser = subparsers.add_parser(name, help="(not installed: pip install 'govgrid[bench]')")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
