@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import dask
 import pytest
 
@@ -71,11 +73,12 @@ def test_settings_come_from_dask_config_and_are_validated():
 def test_settings_read_govgrid_environment_variables(monkeypatch):
     monkeypatch.setenv("DASK_GOVGRID__CLUSTER__CONNECT_TIMEOUT", "3s")
     monkeypatch.setenv("DASK_GOVGRID__CLUSTER__BACKEND", "cpu")
+    saved = copy.deepcopy(dask.config.config)
     try:
-        dask.config.refresh()
+        dask.config.refresh()  # re-reads the environment, as a new process would
         settings = cluster.ClusterSettings.from_config()
     finally:
-        monkeypatch.undo()
-        dask.config.refresh()
+        dask.config.config.clear()
+        dask.config.config.update(saved)
     assert (settings.connect_timeout, settings.backend) == ("3s", "cpu")
     assert cluster.ClusterSettings.from_config().connect_timeout == "10s"
