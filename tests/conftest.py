@@ -29,12 +29,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def cpu_cluster(workers: int) -> cluster.Cluster:
+    """A local CPU cluster of ``workers`` single-threaded worker processes."""
+    return cluster.start(backend="cpu", n_workers=workers, threads_per_worker=1)
+
+
 @pytest.fixture(scope="session")
 def local_cluster():
-    """A local CPU cluster of two single-threaded worker processes, shared by the session."""
-    with cluster.start(
-        backend="cpu", n_workers=2, threads_per_worker=1, dashboard_address=":0"
-    ) as handle:
+    """A local CPU cluster of two worker processes, shared by the session."""
+    with cpu_cluster(2) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def one_worker_cluster():
+    """A local CPU cluster of one worker process, shared by the session."""
+    with cpu_cluster(1) as handle:
         yield handle
 
 

@@ -15,6 +15,7 @@ from compute.planner import JoinChoice, split_out
 
 KEY = "rid"  # the packed resident ID: int64, -1 where the ID is invalid
 PRESENT = "_present"
+PRESENT_FLAG = "_matched"
 KEY_ROW_BYTES = 16  # a side of keys in memory: the int64 key and a marker, padded
 
 
@@ -79,11 +80,10 @@ def unpivot_flags(part, flags: tuple[str, ...], columns: list[str], label: str):
     return concat([part.loc[part[flag], columns].assign(**{label: flag}) for flag in flags])
 
 
-def flag_membership(
-    frame: dd.DataFrame, keys: dd.DataFrame, flag: str, choice: JoinChoice
-) -> dd.DataFrame:
-    """``frame`` with a boolean column ``flag``: whether its key is among ``keys``."""
-    return join_unique(frame, keys, choice, flag=flag)
+def semi_join(frame: dd.DataFrame, keys: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
+    """The rows of ``frame`` whose key is among ``keys`` (distinct keys, as planned)."""
+    flagged = join_unique(frame, keys, choice, flag=PRESENT_FLAG)
+    return flagged[flagged[PRESENT_FLAG]].drop(columns=PRESENT_FLAG)
 
 
 def province_of(division_code):

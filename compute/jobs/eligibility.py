@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, ClassVar
 from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
-    flag_membership,
+    join_unique,
     keys_of,
+    semi_join,
     sorted_small,
     with_resident_key,
 )
@@ -82,15 +83,15 @@ def eligibility(session: Session, params: EligibilityParams | None = None, **kwa
 
     dead = keys_of(session.table("deaths", columns=["resident_id"],
                                  filters=[("death_date", "<=", reference)]), deaths_choice)
-    elderly = flag_membership(elderly, dead, "dead", deaths_choice)
+    elderly = join_unique(elderly, dead, deaths_choice, flag="dead")
     alive = shape_side(elderly[~elderly["dead"]].drop(columns="dead"), elderly_choice)
 
     # Sum only the returns of the alive elderly: a join that keeps a few percent of the rows.
-    returns = with_resident_key(session.table(
+    returns = semi_join(with_resident_key(session.table(
         "tax_returns", columns=["resident_id", "income"], filters=[("year", "==", p.income_year)]
-    ))[[KEY, "income"]].merge(alive[[KEY]], on=KEY, how="inner")
+    ))[[KEY, "income"]], alive[[KEY]], elderly_choice)
     income = returns.groupby(KEY).income.sum(split_out=split_out(elderly_choice)).reset_index()
-    alive = alive.merge(income, on=KEY, how="left")
+    alive = join_unique(alive, income, elderly_choice)
     alive = alive.assign(income=alive["income"].fillna(0.0))
     eligible = alive[alive["income"] < p.max_income]
 
@@ -98,7 +99,7 @@ def eligibility(session: Session, params: EligibilityParams | None = None, **kwa
         "benefit_payments", columns=["resident_id"],
         filters=[("program", "==", p.program), ("month", "==", reference.replace(day=1))],
     ), payments_choice)
-    eligible = flag_membership(eligible, paid, "enrolled", payments_choice)
+    eligible = join_unique(eligible, paid, payments_choice, flag="enrolled")
     not_enrolled = eligible[~eligible["enrolled"]][
         ["resident_id", "division_code", "birth_date", "income"]
     ]

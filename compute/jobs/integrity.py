@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, ClassVar
 from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
-    flag_membership,
     join_unique,
     keys_of,
+    semi_join,
     sorted_small,
     unpivot_flags,
     with_resident_key,
@@ -61,7 +61,7 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     payments = payments.shuffle(on=KEY).map_partitions(mark_duplicates)
 
     registry = keys_of(session.table("residents", columns=["resident_id"]), registry_choice)
-    payments = flag_membership(payments, registry, "registered", registry_choice)
+    payments = join_unique(payments, registry, registry_choice, flag="registered")
 
     deaths = with_resident_key(session.table("deaths", columns=["resident_id", "death_date"]))
     first_death = deaths.groupby(KEY).death_date.min().reset_index()
@@ -75,12 +75,10 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
         reps_choice,
         column="legal_rep_id",
     )
-    payments = flag_membership(payments, reps, "enterprise_rep", reps_choice)
+    payments = join_unique(payments, reps, reps_choice, flag="enterprise_rep")
 
     dibao = payments[payments["program"] == "dibao"]
-    recipients = shape_side(
-        dibao[[KEY]].drop_duplicates(split_out=split_out(dibao_choice)), dibao_choice
-    )
+    recipients = dibao[[KEY]].drop_duplicates(split_out=split_out(dibao_choice))
     # Only the years before the payments' years can matter (the range is in the footers).
     first_month, last_month = column_range(session.catalog, "benefit_payments", "month")
     years = list(range(first_month.year - 1, last_month.year))
@@ -88,7 +86,7 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
         "tax_returns", columns=["resident_id", "year", "income"], filters=[("year", "in", years)]
     ))
     income = (
-        returns[[KEY, "year", "income"]].merge(recipients, on=KEY, how="inner")
+        semi_join(returns[[KEY, "year", "income"]], recipients, dibao_choice)
         .groupby([KEY, "year"]).income.sum(split_out=split_out(dibao_choice))
         .reset_index()
     )

@@ -12,7 +12,7 @@ from dask.dataframe.methods import concat
 
 from compute.jobs._frames import (
     KEY_ROW_BYTES,
-    flag_membership,
+    join_unique,
     keys_of,
     prefecture_of,
     province_of,
@@ -65,7 +65,7 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
     ))
     dead = keys_of(session.table("deaths", columns=["resident_id"],
                                  filters=[("death_date", "<=", reference)]), deaths_choice)
-    residents = flag_membership(residents, dead, "dead", deaths_choice)
+    residents = join_unique(residents, dead, deaths_choice, flag="dead")
     counties = (
         residents.map_partitions(count_alive, reference)
         .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1).reset_index()

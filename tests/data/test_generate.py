@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import cluster
 from compute.exceptions import ParameterError
 from compute.generate import DefectRates, generate, read_truth
 from compute.generate import run as generate_run
@@ -24,15 +23,7 @@ def test_another_seed_gives_other_data(data: Path, tmp_path: Path) -> None:
     assert not read(tmp_path / "other", "residents").equals(read(data, "residents"))
 
 
-@pytest.fixture(scope="module")
-def one_worker():
-    with cluster.start(
-        backend="cpu", n_workers=1, threads_per_worker=1, dashboard_address=":0"
-    ) as handle:
-        yield handle
-
-
-@pytest.mark.parametrize("workers", ["one_worker", "local_cluster"])
+@pytest.mark.parametrize("workers", ["one_worker_cluster", "local_cluster"])
 def test_cluster_runs_give_the_in_process_data(
     data: Path, tmp_path: Path, workers: str, request: pytest.FixtureRequest
 ) -> None:
