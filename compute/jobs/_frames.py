@@ -15,7 +15,6 @@ from compute.planner import JoinChoice, split_out
 
 KEY = "rid"  # the packed resident ID: int64, -1 where the ID is invalid
 PRESENT = "_present"
-PRESENT_FLAG = "_matched"
 KEY_ROW_BYTES = 16  # a side of keys in memory: the int64 key and a marker, padded
 
 
@@ -42,6 +41,10 @@ def join_unique(
     a boolean column saying whether a key matched. A broadcast side becomes one partition
     indexed by key and every partition of ``frame`` looks its keys up in it (see
     :func:`_lookup`); otherwise Dask hash-shuffles both sides.
+
+    A broadcast side is computed on its own (it reaches the graph as a Delayed object), so
+    it must not derive from ``frame``'s own lineage: that part would be computed twice.
+    Join such sides with ``merge``.
     """
     side = side.assign(**{PRESENT: True})
     if choice.strategy == "broadcast":
@@ -78,12 +81,6 @@ def _present_as(joined, flag: str | None):
 def unpivot_flags(part, flags: tuple[str, ...], columns: list[str], label: str):
     """One row per true flag of each row: ``columns`` and ``label`` naming the flag."""
     return concat([part.loc[part[flag], columns].assign(**{label: flag}) for flag in flags])
-
-
-def semi_join(frame: dd.DataFrame, keys: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
-    """The rows of ``frame`` whose key is among ``keys`` (distinct keys, as planned)."""
-    flagged = join_unique(frame, keys, choice, flag=PRESENT_FLAG)
-    return flagged[flagged[PRESENT_FLAG]].drop(columns=PRESENT_FLAG)
 
 
 def province_of(division_code):

@@ -11,7 +11,6 @@ from compute.jobs._frames import (
     KEY_ROW_BYTES,
     join_unique,
     keys_of,
-    semi_join,
     sorted_small,
     with_resident_key,
 )
@@ -87,11 +86,13 @@ def eligibility(session: Session, params: EligibilityParams | None = None, **kwa
     alive = shape_side(elderly[~elderly["dead"]].drop(columns="dead"), elderly_choice)
 
     # Sum only the returns of the alive elderly: a join that keeps a few percent of the rows.
-    returns = semi_join(with_resident_key(session.table(
+    # Merges, not join_unique: both sides derive from `alive`, which join_unique's separately
+    # computed broadcast side would compute a second time.
+    returns = with_resident_key(session.table(
         "tax_returns", columns=["resident_id", "income"], filters=[("year", "==", p.income_year)]
-    ))[[KEY, "income"]], alive[[KEY]], elderly_choice)
+    ))[[KEY, "income"]].merge(alive[[KEY]], on=KEY, how="inner")
     income = returns.groupby(KEY).income.sum(split_out=split_out(elderly_choice)).reset_index()
-    alive = join_unique(alive, income, elderly_choice)
+    alive = alive.merge(income, on=KEY, how="left")
     alive = alive.assign(income=alive["income"].fillna(0.0))
     eligible = alive[alive["income"] < p.max_income]
 

@@ -10,7 +10,6 @@ from compute.jobs._frames import (
     KEY_ROW_BYTES,
     join_unique,
     keys_of,
-    semi_join,
     sorted_small,
     unpivot_flags,
     with_resident_key,
@@ -78,7 +77,11 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
     payments = join_unique(payments, reps, reps_choice, flag="enterprise_rep")
 
     dibao = payments[payments["program"] == "dibao"]
-    recipients = dibao[[KEY]].drop_duplicates(split_out=split_out(dibao_choice))
+    # A merge, not join_unique: the recipients derive from `payments` itself, which
+    # join_unique's separately computed broadcast side would compute a second time.
+    recipients = shape_side(
+        dibao[[KEY]].drop_duplicates(split_out=split_out(dibao_choice)), dibao_choice
+    )
     # Only the years before the payments' years can matter (the range is in the footers).
     first_month, last_month = column_range(session.catalog, "benefit_payments", "month")
     years = list(range(first_month.year - 1, last_month.year))
@@ -86,7 +89,7 @@ def integrity(session: Session, params: IntegrityParams | None = None, **kwargs)
         "tax_returns", columns=["resident_id", "year", "income"], filters=[("year", "in", years)]
     ))
     income = (
-        semi_join(returns[[KEY, "year", "income"]], recipients, dibao_choice)
+        returns[[KEY, "year", "income"]].merge(recipients, on=KEY, how="inner")
         .groupby([KEY, "year"]).income.sum(split_out=split_out(dibao_choice))
         .reset_index()
     )
