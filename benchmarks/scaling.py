@@ -2,6 +2,8 @@
 
 Strong efficiency at w workers is T(1) / (w · T(w)); weak efficiency is T(1) / T(w), where T
 is the suite's total median time. Weak-scaling data are generated once into a cache directory.
+Each record keeps the step's worker count as ``step_workers``: a single-process engine (DuckDB,
+Polars, pandas) records one worker with ``w`` threads, and is compared step by step the same way.
 """
 
 from __future__ import annotations
@@ -41,18 +43,20 @@ def run_scaling(
             records += run_suite(
                 cached_data(data_scale, seed, cache), engines, repeat=repeat, workers=workers,
                 threads_per_worker=threads_per_worker, backend=backend, results=results,
-                kind=f"scaling-{mode}", extra={"base_scale": scale},
+                kind=f"scaling-{mode}", extra={"base_scale": scale, "step_workers": workers},
             )
     print(efficiency_table(records))
     return records
 
 
 def suite_totals(records: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, int], float]:
-    """Total median seconds of the full suite per (kind, engine, workers); partial runs left out."""
+    """Total median seconds of the full suite per (kind, engine, step workers); partial runs
+    left out."""
     times: dict[tuple[str, str, int], dict[str, float]] = {}
     for r in records:
         if r.get("status") == "ok":
-            times.setdefault((r["kind"], r["engine"], r["workers"]), {})[r["job"]] = r["median"]
+            step = r.get("step_workers", r["workers"])
+            times.setdefault((r["kind"], r["engine"], step), {})[r["job"]] = r["median"]
     return {key: sum(jobs.values()) for key, jobs in times.items() if len(jobs) == len(JOBS)}
 
 
