@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import sys
 from typing import Any
 
 import dask.config
@@ -69,6 +71,7 @@ def start(
     worker per GPU, with an RMM pool and cuDF's native spilling. Unset arguments come from
     ``govgrid.cluster`` in Dask's config; ``cluster_kwargs`` go to the cluster class.
     """
+    _refuse_in_spawned_import()
     settings = ClusterSettings.from_config(
         backend=backend, n_workers=n_workers,
         threads_per_worker=threads_per_worker, memory_limit=memory_limit,
@@ -88,6 +91,26 @@ def start(
     logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
     backends.activate(resolved)
     return Cluster(Client(local), resolved, owned=local)
+
+
+def _refuse_in_spawned_import() -> None:
+    """Raise when called while a new worker process imports the user's script.
+
+    Worker processes start by importing the script that started them (multiprocessing's
+    spawn, as ``__mp_main__``). A script that starts a cluster at module level, without an
+    ``if __name__ == "__main__":`` guard, would start a cluster inside every worker, and the
+    first one then waits forever for its workers.
+    """
+    # The test multiprocessing itself makes (spawn._check_not_importing_main): the process is
+    # still bootstrapping, and the script runs as __mp_main__.
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        script = getattr(sys.modules.get("__mp_main__"), "__file__", "?")
+        raise ClusterError(
+            f"a worker process started a cluster while importing the script {script!r}: "
+            "put the code that starts "
+            "the cluster (compute.connect, cluster.start) under "
+            "'if __name__ == \"__main__\":'"
+        )
 
 
 def _local_cluster(

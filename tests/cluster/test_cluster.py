@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import dask
@@ -114,3 +116,18 @@ def test_local_cluster_scheduler_knows_its_workers_share_a_machine():
         bandwidth = handle.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.bandwidth)
     expected = cluster.ClusterSettings.from_config().local_bandwidth
     assert bandwidth == dask.utils.parse_bytes(expected)
+
+
+def test_script_without_main_guard_fails_with_advice_instead_of_hanging(tmp_path):
+    # Each worker process imports the script again; unguarded, it would start a cluster
+    # inside the worker and the first cluster would wait for its workers forever.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import cluster\n"
+        "cluster.start(backend='cpu', n_workers=1, threads_per_worker=1, dashboard_address=':0')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)  # a hang fails here
+    assert done.returncode != 0
+    assert f"while importing the script {str(script)!r}" in done.stderr
+    assert "if __name__ == \"__main__\":" in done.stderr
