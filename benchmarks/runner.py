@@ -1,7 +1,10 @@
 """The one runner every benchmark uses (after dask-cuda's ``execute_benchmark``).
 
 Inputs are prepared before timing, a warm-up is discarded, only the operation is inside the
-timer; repeats give median, min and max; peak memory is sampled during the timed runs. A
+timer; repeats give median, min and max; peak memory is sampled during the timed runs, and
+CPU seconds per run are split between this process (for a local cluster: the client and the
+scheduler) and its child processes (the local workers), so a run shows what its control
+plane costs beside the work. A
 key | value table of parameters is printed first, and every measurement is appended to a
 JSON-lines file (never overwritten).
 """
@@ -32,6 +35,8 @@ class Timing:
 
     times: tuple[float, ...]
     peak_memory: int
+    cpu_this_process: float  # CPU seconds per run: the client and, when local, the scheduler
+    cpu_child_processes: float  # CPU seconds per run: a local cluster's worker processes
 
     @property
     def median(self) -> float:
@@ -39,19 +44,31 @@ class Timing:
 
     def as_dict(self) -> dict[str, Any]:
         return {"times": list(self.times), "median": self.median, "min": min(self.times),
-                "max": max(self.times), "peak_memory": self.peak_memory}
+                "max": max(self.times), "peak_memory": self.peak_memory,
+                "cpu_this_process": self.cpu_this_process,
+                "cpu_child_processes": self.cpu_child_processes}
+
+
+def _over_process_tree(read: Callable[[psutil.Process], float]) -> tuple[float, float]:
+    """``read`` of this process, and summed over its live children (a local cluster's workers)."""
+    me = psutil.Process()
+    children = 0.0
+    for child in me.children(recursive=True):
+        try:
+            children += read(child)
+        except psutil.Error:
+            continue  # a child that exited between listing and reading
+    return read(me), children
 
 
 def process_tree_rss() -> int:
-    """Resident memory of this process and all its children (a local cluster's workers)."""
-    me = psutil.Process()
-    total = 0
-    for process in (me, *me.children(recursive=True)):
-        try:
-            total += process.memory_info().rss
-        except psutil.Error:
-            continue  # a child that exited between listing and reading
-    return total
+    """Resident memory of this process and all its children."""
+    return int(sum(_over_process_tree(lambda process: process.memory_info().rss)))
+
+
+def process_tree_cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) so far of this process, and of its live children."""
+    return _over_process_tree(lambda process: sum(process.cpu_times()[:2]))
 
 
 class MemorySampler:
@@ -86,12 +103,15 @@ def measure(operation: Callable[[], object], repeat: int, warmup: bool = True) -
     if warmup:
         operation()
     times = []
+    own_before, children_before = process_tree_cpu()
     with MemorySampler() as memory:
         for _ in range(repeat):
             start = time.perf_counter()
             operation()
             times.append(time.perf_counter() - start)
-    return Timing(tuple(times), memory.peak)
+    own_after, children_after = process_tree_cpu()
+    return Timing(tuple(times), memory.peak, (own_after - own_before) / repeat,
+                  (children_after - children_before) / repeat)
 
 
 def parameter_table(parameters: Mapping[str, object], title: str) -> str:

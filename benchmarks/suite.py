@@ -115,7 +115,9 @@ def _run_job(
     print(f"{engine.name:8} {job:12} median {format_seconds(timing.median)}  "
           f"min {format_seconds(min(timing.times))}  max {format_seconds(max(timing.times))}  "
           f"{size / timing.median / engine.workers / 2**20:,.1f} MiB/s per worker  "
-          f"peak {timing.peak_memory / 2**30:.2f} GiB", flush=True)
+          f"peak {timing.peak_memory / 2**30:.2f} GiB  CPU per run: "
+          f"{timing.cpu_this_process:.2f} s this process, "
+          f"{timing.cpu_child_processes:.2f} s workers", flush=True)
     return make_record("suite", timing, status="ok", **fields)
 
 

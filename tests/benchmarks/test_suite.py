@@ -8,7 +8,7 @@ from compute.jobs import JOBS
 RECORD_FIELDS = {
     "kind", "engine", "job", "scale", "residents", "backend", "workers", "threads", "repeat",
     "times", "median", "min", "max", "rows", "bytes", "peak_memory", "status", "params",
-    "timestamp", "environment",
+    "timestamp", "environment", "cpu_this_process", "cpu_child_processes",
 }
 ENVIRONMENT_FIELDS = {"cpu_model", "cores", "memory_bytes", "gpus", "libraries", "git_commit"}
 
@@ -41,6 +41,10 @@ def test_records_hold_every_field(suite_results):
             assert record["rows"] > 0 and record["bytes"] > 0 and record["peak_memory"] > 0
         assert set(record["environment"]) >= ENVIRONMENT_FIELDS
         assert record["environment"]["libraries"]["dask"] == "2026.7.1"
+    ok = {r["engine"]: r for r in records if r["status"] == "ok"}
+    # Cluster engines work in their local worker processes; the others in this one.
+    assert ok["govgrid"]["cpu_child_processes"] > 0 and ok["dask"]["cpu_child_processes"] > 0
+    assert ok["duckdb"]["cpu_this_process"] > ok["duckdb"]["cpu_child_processes"]
     threads = {r["engine"]: (r["workers"], r["threads"]) for r in records}
     assert threads["govgrid"] == threads["dask"] == (2, 2)
     assert threads["duckdb"] == threads["pandas"] == (1, 2)
