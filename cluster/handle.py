@@ -106,9 +106,8 @@ def _refuse_in_spawned_import() -> None:
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         script = getattr(sys.modules.get("__mp_main__"), "__file__", "?")
         raise ClusterError(
-            f"a worker process started a cluster while importing the script {script!r}: "
-            "put the code that starts "
-            "the cluster (compute.connect, cluster.start) under "
+            f"a worker process started a cluster while importing the script {script!r}: put "
+            "the code that starts the cluster (compute.connect, cluster.start) under "
             "'if __name__ == \"__main__\":'"
         )
 
