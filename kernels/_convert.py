@@ -70,7 +70,7 @@ def _map(chunk: Callable[..., Output], columns: Sequence[Any], strings: bool) ->
     kind = _kind(first)
     if kind == "cudf":
         read = _buffers.cudf_buffers if strings else _cudf_keys
-        return _to_cudf(chunk(*(read(column) for column in columns)))
+        return _to_cudf(chunk(*(read(column) for column in columns)), like=first)
     if kind == "cupy":
         return _to_cudf(chunk(*(column.astype(np.int64) for column in columns)))
     chunked = [_to_arrow(column, strings) for column in columns]
@@ -180,11 +180,16 @@ def _cudf_keys(series: Any) -> Any:
     return series.fillna(-1).astype(np.int64).values
 
 
-def _to_cudf(output: Output) -> Any:
+def _to_cudf(output: Output, like: Any = None) -> Any:
+    """``output`` as a cuDF Series / DataFrame on the device, with the index and name of
+    ``like`` (a cuDF Series) as pandas keeps them; cupy inputs (``like`` None) get 0..n-1."""
     import cudf
     import cupy
 
     valid = None if output.valid is None else cupy.asarray(output.valid)
+    # Every column is built on a 0..n-1 index first: cuDF's mask() aligns its condition by
+    # label, so the input's index (possibly non-unique) is attached once, at the end.
+    nulls = None if valid is None else cudf.Series(~valid)
     columns = {}
     for name, values in output.columns.items():
         if isinstance(values, FixedStrings):
@@ -193,8 +198,10 @@ def _to_cudf(output: Output) -> Any:
         column = cudf.Series(cupy.asarray(values))
         if pa.types.is_date32(output.arrow_types.get(name, pa.null())):
             column = (column.astype(np.int64) * 86_400).astype("datetime64[s]")
-        columns[name] = column if valid is None else column.mask(cudf.Series(~valid))
-    if output.frame:
-        return cudf.DataFrame(columns)
-    return next(iter(columns.values()))
-
+        columns[name] = column if nulls is None else column.mask(nulls)
+    result = cudf.DataFrame(columns) if output.frame else next(iter(columns.values()))
+    if like is not None:
+        result.index = like.index
+        if not output.frame:
+            result.name = like.name
+    return result

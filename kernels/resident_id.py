@@ -3,6 +3,12 @@
 An ID is 6 digits of division code (GB/T 2260), 8 of birth date (YYYYMMDD), 3 of order
 code (odd: male) and a check character: "10X98765432"[sum of digit x weight mod 11].
 The packed key is the first 17 digits as an integer; the check character follows from it.
+
+Every function reads an ID normalised first (:func:`kernels.normalise_resident_id` gives
+the string): surrounding Unicode White_Space removed, full-width digits and X read as ASCII,
+x as X, and a legacy 15-digit ID (GB 11643-1989: 6-digit division, yymmdd, 3-digit order
+code) as its 18-digit form, "19" before the year and the check character appended. 18
+plain characters, the usual case, are validated in place without that detour.
 """
 
 from __future__ import annotations
@@ -15,15 +21,16 @@ import pyarrow as pa
 from kernels._buffers import StringBuffers
 from kernels._convert import FixedStrings, Output, map_keys, map_strings
 from kernels._registry import device, first_row, kernel, row_step, run
-from kernels._strings import misplaced_code, shape_code
+from kernels._strings import is_valid, load_words, scan, trim
 from kernels._unpack import FixedCode, array_module, unpack
 
 LENGTH = 18
+LEGACY_LENGTH = 15  # GB 11643-1989: no century in the birth date, no check character
 # The standard's weights: 2**(i - 1) mod 11 for the character i places from the right.
 WEIGHTS = 2 ** np.arange(LENGTH - 1, 0, -1, dtype=np.int64) % 11
 CHECK_CHARACTERS = "10X98765432"
-# The check character's value (X is 10) for each weighted sum mod 11.
-CHECK_VALUES = np.array([10 if c == "X" else int(c) for c in CHECK_CHARACTERS], dtype=np.int64)
+# The check character (an ASCII byte) for each weighted sum mod 11.
+CHECK_BYTES = np.array(list(CHECK_CHARACTERS.encode()), dtype=np.int64)
 # Province codes of GB/T 2260, with Taiwan (71), Hong Kong (81), Macao (82) and 83.
 PROVINCES = np.zeros(100, dtype=np.bool_)
 for _low, _high in ((11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65)):
@@ -41,6 +48,9 @@ LOW_NIBBLES = BYTES * np.uint64(0x0F)
 HIGH_NIBBLES = BYTES * np.uint64(0xF0)
 SIXES = BYTES * np.uint64(0x06)
 ZEROS = BYTES * np.uint64(0x30)  # "00000000"
+SIX_BYTES = np.uint64(0xFFFFFFFFFFFF)
+NINETEEN = np.uint64(ord("1")) << np.uint64(48) | np.uint64(ord("9")) << np.uint64(56)
+ZERO_AT_15 = np.uint64(ord("0")) << np.uint64(56)  # "0" as byte 15 of a two-word string
 EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
 EVEN_HALVES = np.uint64(0x0000FFFF0000FFFF)
 LANE = np.uint64(0xFFFF)
@@ -55,28 +65,6 @@ CODE = FixedCode(
     modulus=11,
     check_table=CHECK_CHARACTERS.encode(),
 )
-
-
-@device
-def number(chars, start, count):
-    """The value of ``count`` decimal digits at ``chars[start]`` (already checked as digits)."""
-    value = 0
-    for k in range(start, start + count):
-        value = value * 10 + (np.int64(chars[k]) - 48)
-    return value
-
-
-@device
-def load_word(chars, at):
-    """The 8 bytes ``chars[at : at + 8]`` as a little-endian uint64 (``chars[at]`` lowest).
-
-    ``at`` is unsigned: then indexing needs no negative-index fix-up, and LLVM merges the
-    8 loads into one on the CPU.
-    """
-    word = np.uint64(0)
-    for j in range(8):
-        word |= np.uint64(chars[at + np.uint64(j)]) << np.uint64(8 * j)
-    return word
 
 
 @device
@@ -136,20 +124,33 @@ def days_since_epoch(year, month, day):
 
 
 @device
-def validate_pack_row(offsets, chars, mask, mask_offset, i):
-    """(code, key) of row ``i``: the validation code and the 17-digit key (-1 unless 0)."""
-    code = shape_code(offsets, chars, mask, mask_offset, i, LENGTH)
-    if code != 0:
-        return code, -1
-    start = offsets[i]
-    at = np.uint64(start)
-    head_ok, head = digit_values(load_word(chars, at))  # characters 1-8
-    tail_ok, tail = digit_values(load_word(chars, at + np.uint64(8)))  # characters 9-16
-    seventeenth = np.int64(chars[at + np.uint64(16)]) - 48
-    last = np.int64(chars[at + np.uint64(17)])
-    is_x = last == 88 or last == 120  # X or x
-    if not (head_ok and tail_ok and 0 <= seventeenth <= 9 and (is_x or 48 <= last <= 57)):
-        return misplaced_code(chars, start, start + LENGTH), -1
+def check_byte(head, tail, seventeenth):
+    """The check character (ASCII) of 17 digits: :func:`digit_values` ``head`` (digits 1-8)
+    and ``tail`` (9-16), and the value of the seventeenth."""
+    # The weight of digit k is 2**(17 - k) mod 11, so the weighted sum is, mod 11, twice
+    # sum(digit k * 2**(16 - k)): the same pairwise combining as for the key, in base 2.
+    binary = (
+        eight_digit_number(pairs(head, TWO), TWO) * np.uint64(512)
+        + eight_digit_number(pairs(tail, TWO), TWO) * TWO
+        + np.uint64(seventeenth)
+    )
+    return CHECK_BYTES[binary * TWO % np.uint64(11)]
+
+
+@device
+def validate_words(w0, w1, w2):
+    """(code, key) of the 18 ASCII characters in the words of :func:`kernels._strings.scan`.
+
+    The code is 0 or 3-6 (see :func:`validate_resident_id`); the key -1 unless 0.
+    """
+    head_ok, head = digit_values(w0)  # characters 1-8
+    tail_ok, tail = digit_values(w1)  # characters 9-16
+    seventeenth = np.int64(w2 & np.uint64(0xFF)) - 48
+    last = np.int64((w2 >> np.uint64(8)) & np.uint64(0xFF))
+    if last == 120:  # x reads as X
+        last = 88
+    if not (head_ok and tail_ok and 0 <= seventeenth <= 9 and (last == 88 or 48 <= last <= 57)):
+        return 3, -1
     # Decimal pairs: head (province, city, county, century), tail (year, month, day, order).
     head_pairs = pairs(head, TEN)
     tail_pairs = pairs(tail, TEN)
@@ -158,19 +159,61 @@ def validate_pack_row(offsets, chars, mask, mask_offset, i):
     year = lane(head_pairs, 3) * 100 + lane(tail_pairs, 0)
     if not is_birth_date(year, lane(tail_pairs, 1), lane(tail_pairs, 2)):
         return 5, -1
-    # The weight of digit k is 2**(17 - k) mod 11, so the weighted sum is, mod 11, twice
-    # sum(digit k * 2**(16 - k)): the same pairwise combining as for the key, in base 2.
-    binary = (
-        eight_digit_number(pairs(head, TWO), TWO) * np.uint64(512)
-        + eight_digit_number(pairs(tail, TWO), TWO) * TWO
-        + np.uint64(seventeenth)
-    )
-    if CHECK_VALUES[binary * TWO % np.uint64(11)] != (10 if is_x else last - 48):
+    if check_byte(head, tail, seventeenth) != last:
         return 6, -1
     key = eight_digit_number(head_pairs, TEN) * np.uint64(10**9) + eight_digit_number(
         tail_pairs, TEN
     ) * TEN
     return 0, np.int64(key) + seventeenth
+
+
+@device
+def normalised_id(chars, start, end):
+    """The normalised ID of ``chars[start:end]``: (start, end, code points, bytes, w0, w1, w2)
+    with the trimmed range and :func:`kernels._strings.scan`'s results.
+
+    Fifteen ASCII digits (a legacy ID) come back as the 18 characters of the current form:
+    "19" before the year and the check character appended, in the words.
+    """
+    start, end = trim(chars, start, end)
+    count, size, w0, w1, w2 = scan(chars, start, end, False)
+    if count == LEGACY_LENGTH and size == LEGACY_LENGTH:
+        # Byte 15 is zero: read it as "0" so all 16 bytes must be digits.
+        head_ok, _ = digit_values(w0)
+        tail_ok, _ = digit_values(w1 | ZERO_AT_15)
+        if head_ok and tail_ok:
+            # Digits 1-6 and "19"; digits 7-14; digit 15 and the check character.
+            fifteenth = (w1 >> np.uint64(48)) & np.uint64(0xFF)
+            w1 = (w0 >> np.uint64(48)) | (w1 << np.uint64(16))
+            w0 = (w0 & SIX_BYTES) | NINETEEN
+            _, head = digit_values(w0)
+            _, tail = digit_values(w1)
+            check = check_byte(head, tail, np.int64(fifteenth) - 48)
+            w2 = fifteenth | (np.uint64(check) << np.uint64(8))
+            count = LENGTH
+            size = LENGTH
+    return start, end, count, size, w0, w1, w2
+
+
+@device
+def validate_pack_row(offsets, chars, mask, mask_offset, i):
+    """(code, key) of row ``i``: the validation code and the 17-digit key (-1 unless 0)."""
+    if not is_valid(mask, mask_offset, i):
+        return 1, -1
+    start = offsets[i]
+    end = offsets[i + 1]
+    if end - start == LENGTH:
+        # The usual case, 18 plain characters: validated in place, nothing to normalise.
+        w0, w1, w2 = load_words(chars, start, LENGTH)
+        code, key = validate_words(w0, w1, w2)
+        if code != 3:
+            return code, key
+    _, _, count, size, w0, w1, w2 = normalised_id(chars, start, end)
+    if count != LENGTH:
+        return 2, -1
+    if size != LENGTH:
+        return 3, -1
+    return validate_words(w0, w1, w2)
 
 
 @kernel
@@ -192,18 +235,18 @@ def validate_rows(offsets, chars, mask, mask_offset, codes):
 @kernel
 def fields_rows(offsets, chars, mask, mask_offset, birth_days, sex, division, valid):
     for i in range(first_row(), valid.size, row_step()):
-        code, _ = validate_pack_row(offsets, chars, mask, mask_offset, i)
+        code, key = validate_pack_row(offsets, chars, mask, mask_offset, i)
         valid[i] = code == 0
         birth_days[i] = 0
         sex[i] = 0
         division[i] = 0
         if code == 0:
-            start = offsets[i]
-            year = number(chars, start + 6, 4)
-            month = number(chars, start + 10, 2)
-            birth_days[i] = days_since_epoch(year, month, number(chars, start + 12, 2))
-            sex[i] = 1 if chars[start + 16] % 2 == 1 else 2
-            division[i] = number(chars, start, 6)
+            # The key's 17 digits: division (6), year (4), month, day, order code (3).
+            birth = key // 1000
+            year = birth // 10**4 % 10**4
+            birth_days[i] = days_since_epoch(year, birth // 100 % 100, birth % 100)
+            sex[i] = 1 if key % 2 == 1 else 2
+            division[i] = key // 10**11
 
 
 def validate_and_pack(buffers: StringBuffers) -> tuple[Any, Any]:
@@ -228,9 +271,9 @@ def fields(buffers: StringBuffers) -> tuple[Any, Any, Any, Any]:
 
 
 def validate_resident_id(values: Any) -> Any:
-    """Validation code per ID (int8), the first failure in this order:
+    """Validation code per ID (int8) after normalising it, the first failure in this order:
 
-    0 valid, 1 null, 2 length not 18, 3 a character other than a digit (X or x allowed last
+    0 valid, 1 null, 2 length not 18, 3 a character other than a digit (X allowed last
     only), 4 not a province code, 5 birth date not a date or before 1900-01-01, 6 wrong check
     character. Same kind as ``values`` (pandas, pyarrow, cuDF, Dask), aligned with it.
     """
@@ -238,7 +281,10 @@ def validate_resident_id(values: Any) -> Any:
 
 
 def pack_resident_id(values: Any) -> Any:
-    """The first 17 digits of each ID as an int64 key; -1 where the ID is not valid."""
+    """The first 17 digits of each normalised ID as an int64 key; -1 where it is not valid.
+
+    A padded, full-width or legacy 15-digit ID packs to the key of its 18-digit form.
+    """
     return map_strings(lambda buffers: Output({"": validate_and_pack(buffers)[1]}), values)
 
 
@@ -259,7 +305,7 @@ def _unpack_chunk(keys: Any) -> Output:
 def resident_id_fields(values: Any) -> Any:
     """birth_date (date), sex (int8: 1 male, 2 female) and division_code (int32) per ID.
 
-    Null where the ID is not valid. A DataFrame for pandas (Arrow dtypes, same index), a
+    Null where the normalised ID is not valid. A DataFrame for pandas (Arrow dtypes, same index), a
     pyarrow Table for pyarrow input, a cuDF DataFrame for cuDF.
     """
     return map_strings(_fields_chunk, values)

@@ -2,8 +2,9 @@
 
 By Unicode code point, like rapidfuzz's ``JaroWinkler.similarity`` and
 ``Levenshtein.distance``: each pair is decoded from UTF-8 inside the kernel into a fixed
-scratch row per thread. Strings of more than :data:`MAX_CODE_POINTS` code points do not
-fit it, and make the function raise ``ValueError`` (names are 2-4 characters).
+scratch row per thread. A pair with a string of more than :data:`MAX_CODE_POINTS` code
+points (names are 2-4 characters) does not fit it and gets the null result, as a pair with
+a null does; the other rows go on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from kernels._buffers import StringBuffers
 from kernels._convert import Output, map_strings
-from kernels._registry import Scratch, device, first_row, kernel, on_device, row_step, run
+from kernels._registry import Scratch, device, first_row, kernel, row_step, run
 from kernels._strings import decode, is_valid
 
 MAX_CODE_POINTS = 128
@@ -24,9 +25,6 @@ MAX_PREFIX = 4
 BOOST_THRESHOLD = 0.7
 # Scratch per thread: both strings' code points, then match flags (Jaro) or a row (Levenshtein).
 SCRATCH = Scratch(width=4 * MAX_CODE_POINTS + 1, dtype=np.int32)
-# Results no real pair gives, marking a string longer than MAX_CODE_POINTS.
-TOO_LONG_SIMILARITY = -1.0
-TOO_LONG_DISTANCE = -2
 JARO_WINKLER = 0
 LEVENSHTEIN = 1
 
@@ -37,17 +35,15 @@ def decode_pair(
     offsets_b, chars_b, mask_b, mask_offset_b,
     i, first, second,
 ):
-    """Decode row ``i`` of two columns into ``first``/``second``: (status, length, length).
+    """Decode row ``i`` of two columns into ``first``/``second``: (decoded, length, length).
 
-    status: 0 decoded, 1 a side is null, 2 a side longer than the buffers.
+    Not decoded when a side is null or longer than its buffer.
     """
     if not is_valid(mask_a, mask_offset_a, i) or not is_valid(mask_b, mask_offset_b, i):
-        return 1, 0, 0
+        return False, 0, 0
     length_a = decode(chars_a, offsets_a[i], offsets_a[i + 1], first)
     length_b = decode(chars_b, offsets_b[i], offsets_b[i + 1], second)
-    if length_a > first.size or length_b > second.size:
-        return 2, length_a, length_b
-    return 0, length_a, length_b
+    return length_a <= first.size and length_b <= second.size, length_a, length_b
 
 
 @device
@@ -115,22 +111,20 @@ def levenshtein_pair(a, length_a, b, length_b, row):
 def pair_rows(
     offsets_a, chars_a, mask_a, mask_offset_a,
     offsets_b, chars_b, mask_b, mask_offset_b,
-    metric, null, too_long, out, scratch,
+    metric, null, out, scratch,
 ):
-    """``metric`` of every pair into ``out``; ``null`` or ``too_long`` where it has none."""
+    """``metric`` of every pair into ``out``; ``null`` where it has none."""
     work = scratch[first_row()]
     first = work[:MAX_CODE_POINTS]
     second = work[MAX_CODE_POINTS : 2 * MAX_CODE_POINTS]
     rest = work[2 * MAX_CODE_POINTS :]
     for i in range(first_row(), out.size, row_step()):
-        status, length_a, length_b = decode_pair(
+        decoded, length_a, length_b = decode_pair(
             offsets_a, chars_a, mask_a, mask_offset_a,
             offsets_b, chars_b, mask_b, mask_offset_b, i, first, second,
         )
-        if status == 1:
+        if not decoded:
             out[i] = null
-        elif status == 2:
-            out[i] = too_long
         elif metric == JARO_WINKLER:
             flags_a = rest[:MAX_CODE_POINTS]
             flags_b = rest[MAX_CODE_POINTS : 2 * MAX_CODE_POINTS]
@@ -140,37 +134,31 @@ def pair_rows(
 
 
 def similarities(a: StringBuffers, b: StringBuffers) -> Any:
-    """Jaro-Winkler similarity (float64, NaN where a side is null) of one chunk's pairs."""
-    return _pairs(a, b, JARO_WINKLER, np.nan, TOO_LONG_SIMILARITY, np.float64)
+    """Jaro-Winkler similarity (float64, NaN where a side is null or too long) of one chunk's
+    pairs."""
+    return _pairs(a, b, JARO_WINKLER, np.nan, np.float64)
 
 
 def distances(a: StringBuffers, b: StringBuffers) -> Any:
-    """Levenshtein distance (int32, -1 where a side is null) of one chunk's pairs."""
-    return _pairs(a, b, LEVENSHTEIN, -1, TOO_LONG_DISTANCE, np.int32)
+    """Levenshtein distance (int32, -1 where a side is null or too long) of one chunk's
+    pairs."""
+    return _pairs(a, b, LEVENSHTEIN, -1, np.int32)
 
 
-def _pairs(
-    a: StringBuffers, b: StringBuffers, metric: int, null: float, too_long: float, dtype: type
-) -> Any:
-    inputs = (*a.args, *b.args, metric, null, too_long)
-    (out,) = run(pair_rows, inputs, [(len(a), dtype)], SCRATCH)
-    host = out.copy_to_host() if on_device(out) else out
-    rows = np.flatnonzero(host == too_long)
-    if rows.size:
-        raise ValueError(
-            f"{rows.size} pairs (the first at row {rows[0]}) hold a string of more than "
-            f"{MAX_CODE_POINTS} code points, the most the similarity kernels take"
-        )
+def _pairs(a: StringBuffers, b: StringBuffers, metric: int, null: float, dtype: type) -> Any:
+    (out,) = run(pair_rows, (*a.args, *b.args, metric, null), [(len(a), dtype)], SCRATCH)
     return out
 
 
 def jaro_winkler(a: Any, b: Any) -> Any:
     """Jaro-Winkler similarity (float64; prefix scale 0.1, up to 4) of ``a`` and ``b`` row by
-    row, by code point; NaN where either is null. Same kind as ``a``, aligned with it."""
+    row, by code point; NaN where either is null or longer than :data:`MAX_CODE_POINTS`.
+    Same kind as ``a``, aligned with it."""
     return map_strings(lambda x, y: Output({"": similarities(x, y)}), a, b)
 
 
 def levenshtein(a: Any, b: Any) -> Any:
-    """Levenshtein distance (int32) of ``a`` and ``b`` row by row, by code point; -1 where
-    either is null. Same kind as ``a``, aligned with it."""
+    """Levenshtein distance (int32) of ``a`` and ``b`` row by row, by code point; -1 (the
+    null of this integer column) where either is null or longer than
+    :data:`MAX_CODE_POINTS`. Same kind as ``a``, aligned with it."""
     return map_strings(lambda x, y: Output({"": distances(x, y)}), a, b)

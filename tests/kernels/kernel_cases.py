@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
-from kernels import resident_id, similarity, uscc
+from kernels import normalise, resident_id, similarity, uscc
 from kernels._buffers import StringBuffers, arrow_buffers
 
 RIC_CASES = [
@@ -38,6 +38,24 @@ RIC_CASES = [
     "110105200013010025",  # month 13
     "110105200001000025",  # day 0
     "110105194912310021",  # wrong check
+    # Normalised before validation:
+    " 11010519491231002X ",
+    "\t11010519491231002x\r\n",
+    "\u300011010519491231002X\u00a0",  # ideographic and no-break space
+    "\u2003\u2028\u008511010519491231002X\u205f\u1680\u2029\u202f",
+    "１１０１０５１９４９１２３１００２Ｘ",  # full-width
+    "１１０１０５１９４９１２３１００２ｘ",
+    "１１０１０５１９４９１２３１００２Ａ",  # a full-width letter other than X stays
+    "110105491231002",  # legacy 15 digits: 11010519491231002X
+    "\u3000１１０１０５４９１２３１００２ ",  # legacy, full-width and padded
+    "110105491331002",  # legacy, month 13
+    "990105491231002",  # legacy, no such province
+    "11010549123100X",  # 15 characters, not all digits: not legacy
+    "110105 19491231002X",  # inner whitespace stays
+    "1101051949 231002X",  # 18 characters with a space inside
+    "\x1c11010519491231002X",  # U+001C is not White_Space
+    " \u3000\t",  # nothing but whitespace
+    "11010519491231002\u200b",  # U+200B (zero width space) is not White_Space
 ]
 USCC_CASES = [
     "91110000600037341L",
@@ -46,11 +64,17 @@ USCC_CASES = [
     "",
     "9111000060003734",
     "91110000600037341LL",
-    "91110000600037341l",  # lower case is outside the alphabet
+    "91110000600037341l",  # lower case reads as upper case
     "I1110000600037341L",
     "9111000060003734１",  # 17 code points, 19 bytes
     "9111A000600037341L",  # division code not digits
     "91110000600037341M",  # wrong check
+    # Normalised before validation:
+    "\u3000 91350100m000100y43\u00a0\t",
+    "９１３５０１００Ｍ０００１００ｙ４３",  # full-width, lower and upper
+    "91350100M00 100Y43",  # inner whitespace stays
+    "\u2028\u2029",
+    "91350100M000100Y43＃",  # other full-width characters stay
 ]
 NAME_PAIRS = [
     ("张伟", "张玮"),
@@ -65,6 +89,8 @@ NAME_PAIRS = [
     ("jellyfish", "smellyfish"),
     ("crate", "trace"),
     ("司马懿", None),
+    ("欧" * 200, "欧阳娜娜"),  # longer than the kernels take: null
+    ("张伟", "张" + "伟" * 128),
 ]
 
 
@@ -80,6 +106,18 @@ def _columns() -> dict[str, StringBuffers]:
     }
 
 
+def _host(array: np.ndarray) -> np.ndarray:
+    return np.asarray(array.copy_to_host() if hasattr(array, "copy_to_host") else array)
+
+
+def _normalised(buffers: StringBuffers, resident: bool) -> tuple[np.ndarray, ...]:
+    """Both normalising kernels; the offsets between them summed on the host (cupy does it
+    on a GPU, and the simulator has no cupy)."""
+    sizes, valid = normalise.byte_lengths(buffers, resident)
+    offsets = np.concatenate(([0], np.cumsum(_host(sizes)))).astype(np.int32)
+    return normalise.write_chars(buffers, resident, offsets), offsets, valid
+
+
 def compute(device: Callable[[StringBuffers], StringBuffers] | None = None) -> dict:
     """Every chunk-level kernel over the cases; on the device when ``device`` moves buffers."""
     columns = _columns()
@@ -89,12 +127,14 @@ def compute(device: Callable[[StringBuffers], StringBuffers] | None = None) -> d
         "ric": resident_id.validate_and_pack(columns["ric"]),
         "ric_codes": (resident_id.validate(columns["ric"]),),
         "ric_fields": resident_id.fields(columns["ric"]),
+        "ric_normalised": _normalised(columns["ric"], True),
         "uscc": uscc.validate_and_pack(columns["uscc"]),
+        "uscc_normalised": _normalised(columns["uscc"], False),
         "jaro_winkler": (similarity.similarities(columns["names_a"], columns["names_b"]),),
         "levenshtein": (similarity.distances(columns["names_a"], columns["names_b"]),),
     }
     return {
-        f"{name}.{k}": np.asarray(a.copy_to_host() if hasattr(a, "copy_to_host") else a)
+        f"{name}.{k}": _host(a)
         for name, arrays in outputs.items()
         for k, a in enumerate(arrays)
     }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import unicodedata
+
+from stdnum.cn import ric
 
 RIC_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 RIC_PROVINCES = {
@@ -11,6 +14,42 @@ RIC_PROVINCES = {
 }
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 DIGITS = "0123456789"
+# Unicode White_Space, as PropList.txt lists it (str.isspace differs: U+001C-001F).
+WHITE_SPACE = "".join(
+    map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+              0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
+)
+# Full-width forms by their Unicode names; lower case read as upper.
+RIC_MAP = {
+    **{ord(unicodedata.lookup(f"FULLWIDTH DIGIT {unicodedata.name(d)[6:]}")): d for d in DIGITS},
+    ord(unicodedata.lookup("FULLWIDTH LATIN CAPITAL LETTER X")): "X",
+    ord(unicodedata.lookup("FULLWIDTH LATIN SMALL LETTER X")): "X",
+    ord("x"): "X",
+}
+USCC_MAP = {
+    **{ord(unicodedata.lookup(f"FULLWIDTH DIGIT {unicodedata.name(d)[6:]}")): d for d in DIGITS},
+    **{ord(unicodedata.lookup(f"FULLWIDTH LATIN {case} LETTER {c}")): c
+       for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for case in ("CAPITAL", "SMALL")},
+    **{ord(c.lower()): c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+}
+
+
+def normalise_ric(value: str | None) -> str | None:
+    """Whitespace stripped, full-width and lower case read as ASCII upper case, a legacy
+    15-digit ID as 18 digits (check character from python-stdnum)."""
+    if value is None:
+        return None
+    value = value.strip(WHITE_SPACE).translate(RIC_MAP)
+    if len(value) == 15 and all(c in DIGITS for c in value):
+        first17 = value[:6] + "19" + value[6:]
+        # stdnum's calc_check_digit reads the first 17 of an 18-character ID.
+        value = first17 + ric.calc_check_digit(first17 + "?")
+    return value
+
+
+def normalise_uscc(value: str | None) -> str | None:
+    """Whitespace stripped, full-width and lower case read as ASCII upper case."""
+    return None if value is None else value.strip(WHITE_SPACE).translate(USCC_MAP)
 
 
 def ric_check(first17: str) -> str:
@@ -18,12 +57,13 @@ def ric_check(first17: str) -> str:
 
 
 def ric_code(value: str | None) -> int:
-    """The validation code of a resident ID, in the documented order."""
+    """The validation code of a resident ID, normalised first, in the documented order."""
+    value = normalise_ric(value)
     if value is None:
         return 1
     if len(value) != 18:
         return 2
-    if not all(c in DIGITS for c in value[:17]) or value[17] not in DIGITS + "Xx":
+    if not all(c in DIGITS for c in value[:17]) or value[17] not in DIGITS + "X":
         return 3
     if int(value[:2]) not in RIC_PROVINCES:
         return 4
@@ -33,7 +73,7 @@ def ric_code(value: str | None) -> int:
         return 5
     if birth < datetime.date(1900, 1, 1):
         return 5
-    if ric_check(value[:17]) != value[17].upper():
+    if ric_check(value[:17]) != value[17]:
         return 6
     return 0
 
@@ -49,7 +89,8 @@ def uscc_check(first17: str) -> str:
 
 
 def uscc_code(value: str | None) -> int:
-    """The validation code of a USCC, in the documented order."""
+    """The validation code of a USCC, normalised first, in the documented order."""
+    value = normalise_uscc(value)
     if value is None:
         return 1
     if len(value) != 18:

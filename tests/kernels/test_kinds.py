@@ -10,6 +10,8 @@ import pyarrow as pa
 import pytest
 from oracles import ric_code
 
+import kernels
+from compute.doctor import KERNEL_INPUTS, apply_kernel, kernel_difference
 from kernels import (
     jaro_winkler,
     levenshtein,
@@ -122,3 +124,52 @@ def test_cudf_series_matches_pandas() -> None:
     ]
     names = cudf.Series(["张伟", None, "abc"])
     assert levenshtein(names, names).to_numpy().tolist() == [0, -1, 0]
+
+
+def _index_inputs() -> dict[str, pd.Series]:
+    """The columns the kernels take (see compute.doctor.KERNEL_INPUTS), equally long, on one
+    shuffled index with a repeated label."""
+    rows = len(CASES)
+    index = pd.Index([7, 7, *range(3 * (rows - 2), 0, -3)], name="row")
+
+    def column(values: list, name: str) -> pd.Series:
+        return pd.Series([values[i % len(values)] for i in range(rows)], index=index,
+                         name=name, dtype="str")
+
+    ids = column(CASES, "resident_id")
+    usccs = column(kernel_cases.USCC_CASES, "uscc")
+    high_low = pack_uscc(usccs)
+    return {
+        "ids": ids,
+        "keys": pack_resident_id(ids),
+        "usccs": usccs,
+        "high": high_low["high"],
+        "low": high_low["low"],
+        "a": column([a for a, _ in kernel_cases.NAME_PAIRS], "name"),
+        "b": column([b for _, b in kernel_cases.NAME_PAIRS], "registry_name"),
+    }
+
+
+def test_index_cases_cover_every_public_kernel() -> None:
+    assert sorted(KERNEL_INPUTS) == sorted(kernels.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_INPUTS))
+def test_every_kernel_keeps_the_pandas_index(name: str) -> None:
+    inputs = _index_inputs()
+    result = apply_kernel(name, inputs)
+    assert result.index.equals(inputs["ids"].index) and result.index.name == "row"
+    if isinstance(result, pd.Series):  # named after its first input, as pandas names it
+        assert result.name == inputs[KERNEL_INPUTS[name][0]].name
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(KERNEL_INPUTS))
+def test_every_kernel_keeps_the_cudf_index_and_matches_pandas(name: str) -> None:
+    cudf = pytest.importorskip("cudf")
+    inputs = _index_inputs()
+    expected = apply_kernel(name, inputs)
+    result = apply_kernel(name, {key: cudf.from_pandas(s) for key, s in inputs.items()})
+    assert isinstance(result, (cudf.Series, cudf.DataFrame))
+    assert result.index.name == "row"
+    assert kernel_difference(expected, result) is None  # the same index, values bit for bit

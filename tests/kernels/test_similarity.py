@@ -7,6 +7,7 @@ import math
 import kernel_cases
 import numpy as np
 import oracles
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -41,7 +42,7 @@ def test_cases_and_the_textbook_definition() -> None:
     similarity = jaro_winkler(a, b).to_numpy(zero_copy_only=False)
     distance = levenshtein(a, b).to_pylist()
     for (x, y), s, d in zip(kernel_cases.NAME_PAIRS, similarity, distance, strict=True):
-        if x is None or y is None:
+        if x is None or y is None or max(len(x), len(y)) > MAX_CODE_POINTS:
             assert math.isnan(s) and d == -1
         else:
             assert s == pytest.approx(oracles.jaro_winkler(x, y), abs=1e-15)
@@ -52,11 +53,29 @@ def test_cases_and_the_textbook_definition() -> None:
 def test_longest_string_that_fits_and_one_that_does_not() -> None:
     fits = "张" * MAX_CODE_POINTS
     assert levenshtein(pa.array([fits]), pa.array(["张"])).to_pylist() == [MAX_CODE_POINTS - 1]
+    assert jaro_winkler(pa.array([fits]), pa.array([fits])).to_pylist() == [1.0]
     too_long = pa.array(["a", fits + "x"])
-    with pytest.raises(ValueError, match=f"more than {MAX_CODE_POINTS} code points"):
-        jaro_winkler(too_long, pa.array(["a", "b"]))
-    with pytest.raises(ValueError, match="the first at row 1"):
-        levenshtein(pa.array(["a", "b"]), too_long)
+    assert levenshtein(pa.array(["a", "b"]), too_long).to_pylist() == [0, -1]
+    similarity = jaro_winkler(too_long, pa.array(["a", "b"])).to_numpy(zero_copy_only=False)
+    assert similarity[0] == 1.0 and np.isnan(similarity[1])
+
+
+def test_a_200_character_name_gets_null_and_the_other_rows_go_on() -> None:
+    names = ["张伟", "王" * 200, "欧阳娜娜", None, "李"]
+    others = ["张玮", "王芳", "x" * 200, "刘洋", "李"]
+    a = pd.Series(names, index=[5, 6, 7, 8, 9], dtype="str")
+    b = pd.Series(others, index=a.index, dtype="str")
+    similarity = jaro_winkler(a, b)
+    distance = levenshtein(a, b)
+    assert similarity.index.equals(a.index) and distance.index.equals(a.index)
+    null = [x is None or len(x) > MAX_CODE_POINTS or len(y) > MAX_CODE_POINTS
+            for x, y in zip(names, others, strict=True)]
+    assert similarity.isna().tolist() == null
+    assert distance.eq(-1).tolist() == null
+    for k, (x, y) in enumerate(zip(names, others, strict=True)):
+        if not null[k]:
+            assert similarity.iloc[k] == JaroWinkler.similarity(x, y)
+            assert distance.iloc[k] == Levenshtein.distance(x, y)
 
 
 def test_columns_of_different_lengths_are_refused() -> None:

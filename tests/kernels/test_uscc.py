@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import USCC_ALPHABET, uscc_check, uscc_code
+from oracles import USCC_ALPHABET, normalise_uscc, uscc_check, uscc_code
 from stdnum.cn import uscc
 
 from kernels import pack_uscc, unpack_uscc, validate_uscc
@@ -47,7 +47,12 @@ def test_valid_codes_pass_stdnum_and_round_trip(value: str) -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(valid_codes, st.integers(0, 17), st.sampled_from("0A IOZa身１") | st.characters(), st.data())
+@given(
+    valid_codes,
+    st.integers(0, 17),
+    st.sampled_from("0A IOZa身１ａＡ\u3000\u00a0") | st.characters(),
+    st.data(),
+)
 def test_corrupted_codes_get_the_reference_code(value: str, at: int, char: str, data) -> None:
     how = data.draw(st.sampled_from(["replace", "transpose", "truncate"]))
     if how == "replace":
@@ -59,10 +64,11 @@ def test_corrupted_codes_get_the_reference_code(value: str, at: int, char: str, 
         corrupted = value[:at]
     code = uscc_code(corrupted)
     assert codes([corrupted]) == [code]
-    # stdnum upper-cases, reads any Unicode digit and wants characters 1-2 as digits too;
-    # agree where it takes the code as it is.
-    if corrupted.isascii() and corrupted == corrupted.upper() and corrupted[:2].isdigit():
-        assert (code == 0) == uscc.is_valid(corrupted)
+    # stdnum reads any Unicode digit, strips str.isspace() and wants characters 1-2 as digits
+    # too; agree on the normalised code where it is ASCII.
+    normalised = normalise_uscc(corrupted)
+    if normalised.isascii() and normalised[:2].isdigit():
+        assert (code == 0) == uscc.is_valid(normalised)
 
 
 def test_pack_is_two_int64_columns_aligned_with_the_input() -> None:
