@@ -10,6 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 
 import dask.config
+from distributed import Client, WorkerPlugin
 
 from cluster.exceptions import BackendUnavailable, ClusterError
 from cluster.settings import BACKENDS, shuffle_method
@@ -128,3 +129,37 @@ def activate(backend: str) -> None:
 def current() -> str:
     """The backend in force: "gpu" when Dask creates cuDF collections, else "cpu"."""
     return "gpu" if dask.config.get("dataframe.backend") == "cudf" else "cpu"
+
+
+class RmmAllocators(WorkerPlugin):
+    """GPU worker setup: cupy and numba.cuda allocate from RMM, like cuDF.
+
+    dask-cuda gives each worker an RMM pool of most of its device; cupy's and numba's own
+    allocators would compete for the rest. dask-cuda's ``rmm_allocator_external_lib_list``
+    covers cupy and torch but not numba, so one plugin sets both, on local and joined
+    clusters alike. numba picks its memory manager when it creates a CUDA context, so the
+    plugin runs before a worker's first kernel (it is registered as the client connects);
+    workers started by hand can also set ``NUMBA_CUDA_MEMORY_MANAGER=rmm.allocators.numba``.
+    """
+
+    name = "govgrid-rmm-allocators"
+
+    def setup(self, worker: object) -> None:
+        use_rmm_allocators()
+
+
+def use_rmm_allocators() -> None:
+    """Route this process's cupy and numba.cuda device allocations through RMM."""
+    import cupy
+    from numba import cuda
+    from rmm.allocators.cupy import rmm_cupy_allocator
+    from rmm.allocators.numba import RMMNumbaManager
+
+    cupy.cuda.set_allocator(rmm_cupy_allocator)
+    cuda.set_memory_manager(RMMNumbaManager)
+
+
+def prepare_workers(client: Client, backend: str) -> None:
+    """Set up the workers of a cluster resolved to ``backend`` (GPU: RMM allocators)."""
+    if backend == "gpu":
+        client.register_plugin(RmmAllocators())

@@ -6,10 +6,12 @@ import logging
 import multiprocessing
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import dask.config
-from distributed import Client, LocalCluster
+import dask.utils
+from distributed import Client, LocalCluster, WorkerPlugin
 
 from cluster import backend as backends
 from cluster.exceptions import ClusterError, ClusterUnreachable
@@ -85,12 +87,58 @@ def start(
     )
     # Dask's default bandwidth (100 MB/s) suits a network; between processes of one machine a
     # broadcast side moves fast, and the lower figure keeps every task needing it on one worker.
-    with dask.config.set({"distributed.scheduler.bandwidth": settings.local_bandwidth}):
+    with dask.config.set({"distributed.scheduler.bandwidth": settings.local_bandwidth,
+                          **p2p_buffers(settings.memory_limit)}):
         local = _local_cluster(resolved, settings, common, cluster_kwargs)
     # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.
     logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
+    handle = Cluster(Client(local), resolved, owned=local)
+    try:
+        # A failed task's traceback goes to the log file; the user reads one line.
+        handle.client.register_plugin(LogToFile(settings.worker_log))
+        backends.prepare_workers(handle.client, resolved)
+    except BaseException:
+        handle.close()
+        raise
     backends.activate(resolved)
-    return Cluster(Client(local), resolved, owned=local)
+    return handle
+
+
+def p2p_buffers(memory_limit: str | int | float | None) -> dict[str, int]:
+    """Dask config bounding a worker's P2P shuffle buffers by its memory limit.
+
+    distributed buffers up to 1 GiB of outgoing shards per worker (``p2p.comm.buffer``) and
+    100 MiB on the way to disk: with a 1 GiB worker one shuffle alone would kill it. An eighth
+    and a sixteenth of the limit leave room for the tasks. Nothing changes without a set limit.
+    """
+    if memory_limit in (None, "auto", 0):
+        return {}
+    limit = dask.utils.parse_bytes(memory_limit) if isinstance(memory_limit, str) \
+        else int(memory_limit)
+    return {
+        "distributed.p2p.comm.buffer": min(dask.utils.parse_bytes("1GiB"), limit // 8),
+        "distributed.p2p.storage.buffer": min(dask.utils.parse_bytes("100MiB"), limit // 16),
+    }
+
+
+class LogToFile(WorkerPlugin):
+    """Send what Dask logs in a local cluster's worker processes (a failed task's traceback
+    included) to the file ``path`` instead of the terminal the user is reading."""
+
+    name = "govgrid-log-to-file"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def setup(self, worker: Any) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(self.path)
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+        for name in ("distributed", "dask"):
+            logger = logging.getLogger(name)
+            logger.handlers = [handler]
+            logger.propagate = False
 
 
 def _refuse_in_spawned_import() -> None:
@@ -159,6 +207,7 @@ def connect(address: str, backend: str | None = "auto", timeout: str | None = No
             ) from exc
         probes = list(client.run(backends.probe_gpu).values())
         resolved = backends.resolve_for_workers(settings.backend, probes)
+        backends.prepare_workers(client, resolved)
     except BaseException:
         client.close()
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ class ClusterSettings:
     local_bandwidth: str = "1GB"
     rmm_pool_size: str | None = "0.8"
     cudf_spill: bool = True
+    worker_log: str = "~/.cache/govgrid/logs/workers.log"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -47,6 +49,7 @@ class ClusterSettings:
         config = dask.config.get("govgrid.cluster")
         values = {key.replace("-", "_"): value for key, value in config.items()}
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["worker_log"] = os.path.expanduser(values.get("worker_log", cls.worker_log))
         return cls(**values)
 
 

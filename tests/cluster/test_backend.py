@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from unittest.mock import Mock
 
 import dask
 import pytest
@@ -12,13 +13,16 @@ from cluster import backend as backends
 from cluster.backend import GpuProbe
 
 A100 = (("NVIDIA A100", 80 * 2**30),)
+# The tests of the machine without a GPU; a machine with one runs the `gpu` tests instead.
+without_gpu = pytest.mark.skipif(cluster.probe_gpu().usable, reason="a usable GPU is present")
 
 
+@without_gpu
 def test_auto_picks_cpu_without_a_gpu():
-    assert not cluster.probe_gpu().usable
     assert cluster.resolve("auto") == "cpu"
 
 
+@without_gpu
 def test_gpu_without_a_gpu_raises_and_says_what_is_missing():
     probe = cluster.probe_gpu()
     with pytest.raises(cluster.BackendUnavailable, match="backend='gpu' was requested") as err:
@@ -26,9 +30,42 @@ def test_gpu_without_a_gpu_raises_and_says_what_is_missing():
     assert probe.problem in str(err.value)
 
 
+@without_gpu
 def test_start_gpu_without_a_gpu_raises_before_starting_anything():
     with pytest.raises(cluster.BackendUnavailable, match=r"cupy|cudf|CUDA"):
         cluster.start(backend="gpu")
+
+
+@pytest.mark.gpu
+def test_auto_picks_the_gpu_where_one_is_usable():
+    assert cluster.resolve("auto") == "gpu"
+
+
+def _allocators() -> tuple[bool, str]:
+    """On a worker: whether cupy allocates through RMM, and numba's memory manager."""
+    import cupy
+    from numba import cuda
+    from rmm.allocators.cupy import rmm_cupy_allocator
+
+    return (cupy.cuda.get_allocator() is rmm_cupy_allocator,
+            type(cuda.current_context().memory_manager).__name__)
+
+
+@pytest.mark.gpu
+def test_gpu_cluster_workers_allocate_through_rmm():
+    with cluster.start(backend="gpu", n_workers=1) as handle:
+        assert handle.backend == "gpu" and cluster.current_backend() == "gpu"
+        assert list(handle.client.run(_allocators).values()) == [(True, "RMMNumbaManager")]
+    backends.activate("cpu")  # leave the CPU backend to the tests that follow
+
+
+def test_only_gpu_workers_get_the_rmm_allocator_plugin():
+    client = Mock()
+    backends.prepare_workers(client, "cpu")
+    client.register_plugin.assert_not_called()
+    backends.prepare_workers(client, "gpu")
+    (plugin,), _ = client.register_plugin.call_args
+    assert isinstance(plugin, backends.RmmAllocators)
 
 
 def test_resolve_follows_a_usable_probe():
