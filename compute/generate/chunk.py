@@ -23,8 +23,9 @@ from compute.generate._arrays import (
     month_index,
     strings_from_bytes,
     strings_from_codepoints,
+    with_rows,
 )
-from compute.generate.rates import ROSTER_KINDS, DefectRates
+from compute.generate.rates import ID_FORM_KINDS, ROSTER_KINDS, DefectRates
 from compute.generate.reference import (
     AGE_BANDS,
     BRAND_CHARS,
@@ -81,33 +82,25 @@ def generate_chunk(spec: ChunkSpec, out: Path) -> int:
     rng = np.random.default_rng(spec.seed)
     people = _residents(rng, spec)
     writer = _Writer(out, spec.index)
-    writer.table("residents", {
-        "resident_id": strings_from_bytes(people.id_bytes),
-        "name": strings_from_codepoints(people.names),
-        "sex": pa.array(people.sex),
-        "birth_date": dates(people.birth),
-        "division_code": pa.array(people.division),
-    })
-    dead = np.flatnonzero(people.death != NEVER)
-    writer.table("deaths", {
-        "resident_id": strings_from_bytes(people.id_bytes[dead]),
-        "death_date": dates(people.death[dead]),
-    })
+    people, registry_truth, taken = _registry(rng, people, spec, writer)
     firms = _enterprises(rng, people, spec, writer)
     work = _employment(rng, people, spec, firms, writer)
-    income_2024 = _tax_returns(rng, people, work, writer)
+    income_2024, tax_truth = _tax_returns(rng, people, spec, work, writer)
     retired = _pensions(rng, people, spec, work, writer)
     alive = people.death >= JAN
     adult = people.age >= 16
     insured = alive & (work.employed | retired | (adult & (rng.random(len(alive)) < OTHER_INSURED)))
     medical = alive & (rng.random(len(alive)) < MEDICAL_INSURED)
-    truth = [
-        _roster(rng, people, spec, np.flatnonzero(members), name, writer)
+    truth = [registry_truth, tax_truth] + [
+        _roster(rng, people, spec, np.flatnonzero(members), name, taken, writer)
         for members, name in ((insured, "insured_persons"), (medical, "medical_insured"))
     ]
-    truth.append(_benefits(rng, people, spec, income_2024, firms.active_rep, writer))
+    payments_truth, paid_after_death = _benefits(
+        rng, people, spec, income_2024, firms.active_rep, writer
+    )
+    truth += [payments_truth, _deaths_table(rng, people, spec, paid_after_death, writer)]
     writer.truth(pa.concat_tables(truth))
-    return len(people.sex)
+    return len(people.sex) + registry_truth.num_rows  # the rows of residents
 
 
 @dataclass(frozen=True)
@@ -210,6 +203,84 @@ def _deaths(rng: np.random.Generator, birth: np.ndarray) -> np.ndarray:
     span = (END - start).astype(np.int64) + 1
     day = start + (rng.random(len(birth)) * span).astype(np.int64)
     return np.where(dies, day, NEVER)
+
+
+def _registry(
+    rng: np.random.Generator, people: _People, spec: ChunkSpec, writer: _Writer
+) -> tuple[_People, pa.Table, np.ndarray]:
+    """Write residents: the people, planted duplicates and invalid IDs, as many rows in all as
+    natives were made.
+
+    Some natives become the rows of people with an invalid ID (in no other table) and some
+    make room for the duplicates. Returns the others (everything else is about them only),
+    the truth of the registry and the sorted ID keys (17 leading digits) of every native, so
+    that orphans are made elsewhere.
+    """
+    n = len(people.sex)
+    invalid_count = min(rng.binomial(n, spec.rates.registry_invalid), n)
+    twice_count = min(rng.binomial(n, spec.rates.registry_duplicate), (n - invalid_count) // 2)
+    natives = people
+    out = np.zeros(n, dtype=bool)
+    out[rng.choice(n, invalid_count + twice_count, replace=False)] = True
+    gone = np.flatnonzero(out)
+    invalid = np.sort(rng.choice(gone, invalid_count, replace=False))
+    people = _People(**{field: value[~out] for field, value in vars(natives).items()})
+
+    # registry_invalid: a native's ID with a wrong check character.
+    invalid_bytes = natives.id_bytes[invalid]
+    invalid_bytes[:, -1] = ids.wrong_check(rng, invalid_bytes[:, -1])
+    invalid_ids = strings_from_bytes(invalid_bytes)
+
+    # registry_duplicate: a person's row again, the ID held in a form that sorts after the
+    # canonical one (trailing whitespace or full-width characters), half with a birth date
+    # 1-30 days later; the original row always wins the jobs' de-duplication.
+    twice = np.sort(rng.choice(len(people.sex), twice_count, replace=False))
+    trailing = ids.padded(rng, people.id_bytes[twice], leading=False)
+    wide = np.pad(ids.fullwidth(rng, people.id_bytes[twice]),
+                  ((0, 0), (0, trailing.shape[1] - ids.ID_WIDTH)))
+    twice_ids = strings_from_codepoints(
+        np.where((rng.random(twice_count) < 0.5)[:, None], wide, trailing)
+    )
+    shift = np.where(rng.random(twice_count) < 0.5, rng.integers(1, 31, twice_count), 0)
+    twice_birth = people.birth[twice] + shift
+    twice_birth = np.where(twice_birth > END, people.birth[twice], twice_birth)
+
+    writer.table("residents", {
+        "resident_id": pa.concat_arrays(
+            [strings_from_bytes(people.id_bytes), twice_ids, invalid_ids]
+        ),
+        "name": strings_from_codepoints(
+            np.concatenate([people.names, people.names[twice], natives.names[invalid]])
+        ),
+        "sex": pa.array(np.concatenate([people.sex, people.sex[twice], natives.sex[invalid]])),
+        "birth_date": dates(np.concatenate([people.birth, twice_birth, natives.birth[invalid]])),
+        "division_code": pa.array(np.concatenate([people.division, people.division[twice],
+                                                  natives.division[invalid]])),
+    })
+    truth = pa.concat_tables([
+        _truth("residents", twice_ids, np.full(twice_count, "registry_duplicate")),
+        _truth("residents", invalid_ids, np.full(invalid_count, "registry_invalid")),
+    ])
+    return people, truth, natives.keys
+
+
+def _deaths_table(
+    rng: np.random.Generator, people: _People, spec: ChunkSpec, paid_after_death: np.ndarray,
+    writer: _Writer,
+) -> pa.Table:
+    """Write deaths with invalid IDs planted, never of people paid after their death."""
+    dead = np.flatnonzero(people.death != NEVER)
+    id_bytes = people.id_bytes[dead]
+    pool = np.flatnonzero(~np.isin(dead, paid_after_death))
+    count = min(rng.binomial(len(dead), spec.rates.invalid_id), len(pool))
+    invalid = np.sort(rng.choice(pool, count, replace=False))
+    id_bytes[invalid, -1] = ids.wrong_check(rng, id_bytes[invalid, -1])
+    writer.table("deaths", {
+        "resident_id": strings_from_bytes(id_bytes),
+        "death_date": dates(people.death[dead]),
+    })
+    return _truth("deaths", strings_from_bytes(id_bytes[invalid]),
+                  np.full(count, "invalid_id"))
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -399,9 +470,12 @@ def _month_dates(month: np.ndarray) -> np.ndarray:
 
 
 def _tax_returns(
-    rng: np.random.Generator, people: _People, work: _Work, writer: _Writer
-) -> np.ndarray:
-    """Write 2023 and 2024 returns; return each resident's 2024 income (0 without a return)."""
+    rng: np.random.Generator, people: _People, spec: ChunkSpec, work: _Work, writer: _Writer
+) -> tuple[np.ndarray, pa.Table]:
+    """Write 2023 and 2024 returns, invalid IDs planted (at most one return per person).
+
+    Return each resident's 2024 income (0 without a return) and the truth.
+    """
     n = len(people.sex)
     parts, income_2024 = [], np.zeros(n)
     for year in (2023, 2024):
@@ -420,14 +494,21 @@ def _tax_returns(
             income_2024[who] = income[who]
     who = np.concatenate([p[0] for p in parts])
     income = np.concatenate([p[2] for p in parts])
+    id_bytes = people.id_bytes[who]
+    pick = rng.choice(len(who), min(rng.binomial(len(who), spec.rates.invalid_id), len(who)),
+                      replace=False)
+    invalid = np.sort(pick[np.unique(who[pick], return_index=True)[1]])
+    id_bytes[invalid, -1] = ids.wrong_check(rng, id_bytes[invalid, -1])
     writer.table("tax_returns", {
-        "resident_id": strings_from_bytes(people.id_bytes[who]),
+        "resident_id": strings_from_bytes(id_bytes),
         "year": pa.array(np.repeat([p[1] for p in parts], [len(p[0]) for p in parts])
                          .astype(np.int16)),
         "income": pa.array(income),
         "tax": pa.array(_income_tax(income)),
     })
-    return income_2024
+    truth = _truth("tax_returns", strings_from_bytes(id_bytes[invalid]),
+                   np.full(len(invalid), "invalid_id"))
+    return income_2024, truth
 
 
 _BRACKETS = np.array([36_000, 144_000, 300_000, 420_000, 660_000, 960_000])
@@ -480,27 +561,31 @@ def _truth(table: str, keys: pa.Array, kinds: np.ndarray) -> pa.Table:
 
 def _roster(
     rng: np.random.Generator, people: _People, spec: ChunkSpec, members: np.ndarray, table: str,
-    writer: _Writer,
+    taken: np.ndarray, writer: _Writer,
 ) -> pa.Table:
-    """A department's copy of residents ``members``, with roster defects planted."""
+    """A department's copy of residents ``members``, with roster defects planted.
+
+    ``taken`` holds the sorted ID keys of residents, which orphans must avoid.
+    """
     m = len(members)
     id_bytes = people.id_bytes[members]
     names = people.names[members]
     birth = people.birth[members]
     division = people.division[members]
-    rates = [getattr(spec.rates, kind) for kind in ROSTER_KINDS]
-    counts = rng.multinomial(m, [*rates, 1 - sum(rates)])[:-1]
-    chosen = np.sort(rng.choice(m, int(counts.sum()), replace=False))
-    # Disjoint groups of records, one kind each, in a random assignment.
-    kind_of = np.repeat(np.arange(len(ROSTER_KINDS)), counts)
-    rng.shuffle(kind_of)
-    invalid, orphan, renamed, reborn = (chosen[kind_of == k] for k in range(len(ROSTER_KINDS)))
+    kinds = ROSTER_KINDS + ID_FORM_KINDS
+    eligible = {
+        "lowercase_id": id_bytes[:, -1] == ord("X"),
+        "legacy_id": (id_bytes[:, 6] == ord("1")) & (id_bytes[:, 7] == ord("9")),
+    }
+    groups = _disjoint_groups(rng, m, [getattr(spec.rates, kind) for kind in kinds],
+                              [eligible.get(kind) for kind in kinds])
+    invalid, orphan, renamed, reborn, padded, lower, wide, legacy = groups
 
     id_bytes[invalid, -1] = ids.wrong_check(rng, id_bytes[invalid, -1])
 
     births, sexes = _births(rng, len(orphan))
     county = people.birth_county[rng.integers(0, len(people.sex), len(orphan))]
-    keys = _unique_keys(rng, county, births, sexes, people.keys)
+    keys = _unique_keys(rng, county, births, sexes, taken)
     id_bytes[orphan] = ids.resident_ids(keys)
     names[orphan] = _names(rng, sexes, births)
     birth[orphan] = births
@@ -512,21 +597,50 @@ def _roster(
     later = birth[reborn] + shift > END
     birth[reborn] = birth[reborn] + np.where(later, -np.abs(shift), shift)
 
+    # The registry's person, the ID held in another written form.
+    resident_id = with_rows(
+        strings_from_bytes(id_bytes), np.concatenate([padded, wide, lower, legacy]),
+        pa.concat_arrays([
+            strings_from_codepoints(ids.padded(rng, id_bytes[padded])),
+            strings_from_codepoints(ids.fullwidth(rng, id_bytes[wide])),
+            strings_from_bytes(ids.lowercase(id_bytes[lower])),
+            strings_from_bytes(ids.legacy(id_bytes[legacy])),
+        ]),
+    )
     writer.table(table, {
-        "resident_id": strings_from_bytes(id_bytes),
+        "resident_id": resident_id,
         "name": strings_from_codepoints(names),
         "birth_date": dates(birth),
         "division_code": pa.array(division),
     })
-    return _truth(table, strings_from_bytes(id_bytes[chosen]),
-                  np.array(ROSTER_KINDS)[kind_of])
+    chosen = np.concatenate(groups)
+    order = np.argsort(chosen, kind="stable")
+    kind_of = np.repeat(np.array(kinds), [len(group) for group in groups])
+    return _truth(table, resident_id.take(pa.array(chosen[order])), kind_of[order])
+
+
+def _disjoint_groups(
+    rng: np.random.Generator, m: int, rates: list[float], eligible: list[np.ndarray | None]
+) -> list[np.ndarray]:
+    """Disjoint sorted sets of records among ``m``, one per rate, each within its ``eligible``
+    mask (None: any record); a set is smaller when too few eligible records are left."""
+    counts = rng.multinomial(m, [*rates, max(1 - sum(rates), 0)])[:-1]
+    free = np.ones(m, dtype=bool)
+    groups: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(rates)
+    # Restricted kinds first, so that the others cannot use up their few candidates.
+    for k in sorted(range(len(rates)), key=lambda k: eligible[k] is None):
+        pool = np.flatnonzero(free if eligible[k] is None else free & eligible[k])
+        groups[k] = np.sort(rng.choice(pool, min(int(counts[k]), len(pool)), replace=False))
+        free[groups[k]] = False
+    return groups
 
 
 def _benefits(
     rng: np.random.Generator, people: _People, spec: ChunkSpec, income_2024: np.ndarray,
     active_rep: np.ndarray, writer: _Writer,
-) -> pa.Table:
-    """Monthly payments of YEAR per program; duplicates and payments after death planted."""
+) -> tuple[pa.Table, np.ndarray]:
+    """Monthly payments of YEAR per program; duplicates, payments after death and invalid IDs
+    planted. Returns the truth and the residents paid after their death."""
     n = len(people.sex)
     year, month, _ = date_parts(people.birth)
     born = np.maximum(month_index(people.birth, YEAR), 0)
@@ -565,16 +679,24 @@ def _benefits(
     ))
     late_month = after_from[late] + (rng.random(len(late)) * (12 - after_from[late])).astype(int)
 
+    # Invalid IDs: rightful payments, none of them repeated by a planted duplicate.
+    pool = np.flatnonzero(~np.isin(np.arange(paid), duplicated))
+    invalid = np.sort(rng.choice(pool, min(rng.binomial(paid, spec.rates.invalid_id), len(pool)),
+                                 replace=False))
+
     entry = np.concatenate([entry, entry[duplicated], late])
     month = np.concatenate([month, month[duplicated], late_month])
     payment_id = (spec.index + 1) * 10**9 + np.arange(1, len(entry) + 1, dtype=np.int64)
+    id_bytes = people.id_bytes[who[entry]]
+    id_bytes[invalid, -1] = ids.wrong_check(rng, id_bytes[invalid, -1])
     writer.table("benefit_payments", {
         "payment_id": pa.array(payment_id),
-        "resident_id": strings_from_bytes(people.id_bytes[who[entry]]),
+        "resident_id": strings_from_bytes(id_bytes),
         "program": pc.take(pa.array(PROGRAMS), pa.array(program[entry])),
         "month": dates(_month_dates(month)),
         "amount": pa.array(amount[entry]),
     })
-    planted = payment_id[paid:]
-    kinds = np.repeat(["duplicate", "after_death"], [len(duplicated), len(late)])
-    return _truth("benefit_payments", pa.array(planted.astype(str)), kinds)
+    planted = np.concatenate([payment_id[invalid], payment_id[paid:]])
+    kinds = np.repeat(["invalid_id", "duplicate", "after_death"],
+                      [len(invalid), len(duplicated), len(late)])
+    return _truth("benefit_payments", pa.array(planted.astype(str)), kinds), who[late]

@@ -18,7 +18,7 @@ from compute.generate.layout import build_layout, plan_chunks
 from compute.generate.rates import DefectRates
 from compute.staging import staged_directory
 from compute.tables.catalog import Catalog
-from compute.tables.contract import TABLES
+from compute.tables.contract import register_contract_tables
 
 RESIDENTS_PER_SCALE = 1_000_000
 MIN_RESIDENTS = 1_000
@@ -35,7 +35,8 @@ def generate(
     overwrite: bool = False,
     progress: bool = False,
 ) -> Catalog:
-    """Write every contract table under ``out`` as Parquet, with ``out/_truth`` and the catalog.
+    """Write every contract table under ``out`` as a Delta table, with ``out/_truth`` and the
+    catalog.
 
     Scale 1 is 1,000,000 residents. The data depend on ``scale``, ``seed``, ``rates`` and
     ``chunk_size`` only: chunks of about ``chunk_size`` residents (at least two) run on
@@ -73,7 +74,8 @@ def generate(
         (staging / "divisions").mkdir()
         pq.write_table(layout.divisions, staging / "divisions" / "part-00000.parquet")
         _run_chunks(specs, staging, client, progress)
-        Catalog.describe(staging, tuple(TABLES)).write()
+        # Each table becomes a Delta table (version 0) registered with its elements.
+        register_contract_tables(Catalog.create(staging))
     return Catalog.load(out)
 
 

@@ -1,21 +1,24 @@
-"""The government tables: the data contract and loading tables as Dask DataFrames."""
+"""The hub's tables: data elements, the catalog, versions (Delta Lake) and reading snapshots."""
 
-from compute.tables.catalog import CATALOG_FILE, Catalog, ColumnEntry, TableEntry
-from compute.tables.contract import (
-    PROGRAMS,
-    ROSTERS,
-    SENSITIVITIES,
+from compute.tables.catalog import (
+    CATALOG_FILE,
+    DATABASE,
     SHARING_CLASSES,
-    TABLES,
-    Column,
-    Table,
-    contract_table,
+    Catalog,
+    ColumnEntry,
+    TableEntry,
 )
-from compute.tables.read import DATE_DTYPE, STRING_DTYPE, check_files, read_table
+from compute.tables.contract import AUTHORITIES, PROGRAMS, ROSTERS, TABLES, Column, Table
+from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE
+from compute.tables.elements import ELEMENTS, SENSITIVITIES, Element
+from compute.tables.snapshot import Snapshot, read_table
 
 __all__ = [
+    "AUTHORITIES",
     "CATALOG_FILE",
+    "DATABASE",
     "DATE_DTYPE",
+    "ELEMENTS",
     "PROGRAMS",
     "ROSTERS",
     "SENSITIVITIES",
@@ -25,9 +28,9 @@ __all__ = [
     "Catalog",
     "Column",
     "ColumnEntry",
+    "Element",
+    "Snapshot",
     "Table",
     "TableEntry",
-    "check_files",
-    "contract_table",
     "read_table",
 ]

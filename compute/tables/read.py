@@ -1,17 +1,16 @@
-"""Load a contract table as a Dask DataFrame, checked against the contract first.
+"""Read one version of a table as a Dask DataFrame: files pruned, footers checked, dtypes fixed.
 
-How columns load (on the CPU backend; cuDF gives its own equivalents):
-- strings: pandas 3 ``str`` (``StringDtype("pyarrow", na_value=nan)``), Arrow-backed;
-- dates: ``datetime64[s]`` (Parquet date32, converted through Arrow without Python objects);
-- integers and floats: numpy ``int8``/``int16``/``int32``/``int64``/``float64``.
+How columns load (on the CPU backend; cuDF gives its own equivalents): in the engine's dtypes
+(:mod:`compute.tables.dtypes`: strings as pandas 3 ``str``, dates as ``datetime64[s]``,
+decimals as float64, timestamps with their time zone), then a column mapped to an element in
+the element's type (an int64 division code loads as int32).
 """
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 import math
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask.dataframe as dd
@@ -19,118 +18,230 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from cluster import current_backend
 from compute.exceptions import DataError, ParameterError
-from compute.tables.catalog import Catalog, TableEntry, read_footer
-from compute.tables.contract import Table, contract_table
+from compute.tables.catalog import TableEntry, read_footer
+from compute.tables.delta import DataFile, Version
+from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE, engine_dtypes
+from compute.tables.elements import ELEMENTS
 
-DATE_DTYPE = "datetime64[s]"
-STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+Filter = tuple[str, str, Any]
+Filters = Sequence[Filter] | Sequence[Sequence[Filter]]
 
-Filters = Sequence[tuple[str, str, Any]] | Sequence[Sequence[tuple[str, str, Any]]]
+# What each comparison needs of a file's [min, max] to possibly hold a matching row.
+_MAY_MATCH: dict[str, Callable[[Any, Any, Any], bool]] = {
+    "==": lambda low, high, v: low <= v <= high,
+    "=": lambda low, high, v: low <= v <= high,
+    "<": lambda low, high, v: low < v,
+    "<=": lambda low, high, v: low <= v,
+    ">": lambda low, high, v: high > v,
+    ">=": lambda low, high, v: high >= v,
+    "in": lambda low, high, values: any(low <= v <= high for v in values),
+}
 
 
-def read_table(
-    data: str | os.PathLike[str] | Catalog,
-    name: str,
+def read_version(
+    entry: TableEntry,
+    version: Version,
     columns: Sequence[str] | None = None,
     filters: Filters | None = None,
-    partitions: int | None = None,
+    partitions: Callable[[int, int], int] | None = None,
 ) -> dd.DataFrame:
-    """Table ``name`` of a data directory (or catalog) as a Dask DataFrame, lazily.
+    """Columns ``columns`` of ``version`` of the table ``entry``, lazily.
 
-    ``columns`` and ``filters`` (pyarrow DNF, e.g. ``[("year", "==", 2024)]``; dates may be
-    given as ``datetime.date``, ``Timestamp`` or ISO strings) are pushed into the Parquet read.
-    One partition per file, or about ``partitions`` when fewer: neighbouring files are then
-    read together by one task.
-    Every file's footer is checked against the contract before the graph is built: a missing
-    or corrupt file, a missing column or a wrong type raises DataError naming them.
+    ``filters`` (pyarrow DNF, e.g. ``[("year", "==", 2024)]``; dates may be given as
+    ``datetime.date``, ``Timestamp`` or ISO strings) first prune files by the statistics in
+    the Delta log, then go into the Parquet read. ``partitions(files, bytes)`` says how many
+    partitions to read the files left into, from the columns' size in memory (estimated from
+    the footers: :func:`memory_bytes`); without it, one per file. The footers of the files
+    left are checked before the graph is built: a missing or corrupt file, a missing column
+    or a changed type raises DataError naming them.
     """
-    contract = contract_table(name)
-    entry = Catalog.load(data).table(name)
-    check_files(contract, entry)
-    selected = list(contract.column_names if columns is None else columns)
+    schema = version.schema
+    selected = list(schema.names if columns is None else columns)
     for column in selected:
-        if column not in contract.column_names:
-            known = ", ".join(contract.column_names)
-            raise ParameterError(f"table {name!r} has no column {column!r}; it has {known}")
+        if column not in schema.names:
+            raise ParameterError(f"table {entry.name!r} has no column {column!r}; it has "
+                                 f"{', '.join(schema.names)}")
+    groups = _normalise_filters(entry, schema, filters) if filters else None
+    files = [f for f in version.files if groups is None or _may_match(f, groups)]
+    if not version.files:
+        meta = pa.schema([schema.field(name) for name in selected]).empty_table().to_pandas(
+            types_mapper=pd.ArrowDtype)
+        return _loaded(entry, dd.from_pandas(meta, npartitions=1))
+    # A filter that rules out every file still needs one file to give the frame its meta.
+    files = files or list(version.files[:1])
+    gpu = current_backend() == "gpu"
+    # dask-cudf applies filters to each partition's rows with the values as given, and a
+    # datetime.date there matches nothing (docs/gpu.md): on the GPU the rows are filtered
+    # after the read, as column comparisons on the loaded dtypes.
+    read = selected if not (gpu and groups) else list(dict.fromkeys(
+        [*selected, *(column for group in groups for column, _, _ in group)]))
+    check_files(entry.name, schema, files, read)
+    count = partitions(len(files), memory_bytes(entry.name, files, read)) if partitions \
+        else None
     frame = dd.read_parquet(
-        [str(file) for file in entry.files],
-        columns=selected,
-        filters=_normalise_filters(contract, filters) if filters else None,
+        [str(file.path) for file in files],
+        columns=read,
+        filters=None if gpu else groups,
         index=False,
-        **_grouping(contract.name, entry, partitions),
+        **_grouping(entry.name, files, count, gpu),
     )
-    return _to_contract_dtypes(contract, frame)
+    frame = _loaded(entry, frame)
+    if gpu and groups:
+        frame = frame.map_partitions(_filter_rows, groups)[selected]
+    return frame
 
 
-def _grouping(table: str, entry: TableEntry, partitions: int | None) -> dict[str, Any]:
+def _loaded(entry: TableEntry, frame: dd.DataFrame) -> dd.DataFrame:
+    """``frame`` in the engine's dtypes, element columns in their elements' types."""
+    kinds = {name: ELEMENTS[entry.column(name).element].kind for name in frame.columns
+             if entry.column(name).element}
+    return to_elements(engine_dtypes(frame), kinds)
+
+
+def check_files(table: str, schema: pa.Schema, files: Sequence[DataFile],
+                columns: Sequence[str]) -> None:
+    """Raise DataError unless every file holds ``columns`` with the table's stored types."""
+    for file in files:
+        stored = read_footer(table, file.path).schema
+        for column in columns:
+            index = stored.get_field_index(column)
+            if index < 0:
+                raise DataError(f"table {table!r}: file {str(file.path)!r} lacks column "
+                                f"{column!r}")
+            expected = schema.field(column).type
+            found = stored.field(index).type
+            # Strings and dates load alike however they are stored; other types must agree.
+            kind = kind_of(found)
+            if found != expected and (kind is None or kind != kind_of(expected)):
+                raise DataError(f"table {table!r}: file {str(file.path)!r}: column {column!r} "
+                                f"is stored as {found}, the table's schema says {expected}")
+
+
+def memory_bytes(table: str, files: Sequence[DataFile], columns: Sequence[str]) -> int:
+    """Estimated bytes in memory of ``columns`` of ``files``, from the footers: each column
+    chunk's uncompressed size, but at least its rows times a width by type (a dictionary-
+    encoded string column is small on disk and large in memory)."""
+    total = 0
+    for file in files:
+        metadata = read_footer(table, file.path).metadata
+        names = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
+        wanted = [names.index(column) for column in columns if column in names]
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            for index in wanted:
+                chunk = row_group.column(index)
+                width = 32 if chunk.physical_type == "BYTE_ARRAY" else 8
+                total += max(chunk.total_uncompressed_size, row_group.num_rows * width)
+    return total
+
+
+def kind_of(stored: pa.DataType) -> str | None:
+    """The kind a stored type loads as where several stored types load alike (strings,
+    dates), else None."""
+    if pa.types.is_string(stored) or pa.types.is_large_string(stored) or \
+            pa.types.is_string_view(stored):
+        return "string"
+    if pa.types.is_date(stored):
+        return "date"
+    return None
+
+
+def to_elements(frame: dd.DataFrame, kinds: dict[str, str]) -> dd.DataFrame:
+    """Cast the columns mapped to elements (``kinds``: column -> the element's kind) to the
+    element's type, after :func:`engine_dtypes` made strings, dates and decimals uniform."""
+    cast = {}
+    for name, kind in kinds.items():
+        dtype = frame.dtypes[name]
+        target = STRING_DTYPE if kind == "string" else DATE_DTYPE if kind == "date" \
+            else np.dtype(kind)
+        if dtype != target:
+            cast[name] = target
+    return frame.astype(cast) if cast else frame
+
+
+def _grouping(
+    table: str, files: Sequence[DataFile], partitions: int | None, gpu: bool
+) -> dict[str, Any]:
     """read_parquet options that read the files into about ``partitions`` partitions.
 
     Dask packs neighbouring row groups into partitions of at most ``blocksize`` bytes
     (uncompressed, from the footers); room for ``files / partitions`` of the largest file
-    puts that many files at least in each partition.
+    puts that many files at least in each partition. dask-cudf takes ``blocksize`` alone
+    (``split_row_groups`` is deprecated there, ``aggregate_files`` obsolete) and, without
+    one, merges files up to 1/32 of the device: None keeps one partition per file.
     """
-    if partitions is None or partitions >= len(entry.files):
-        return {}
-    largest = max(read_footer(table, file).row_group_bytes for file in entry.files)
-    return {
-        "split_row_groups": "adaptive",
-        "aggregate_files": True,
-        "blocksize": largest * math.ceil(len(entry.files) / max(partitions, 1)),
-    }
+    if partitions is None or partitions >= len(files):
+        return {"blocksize": None} if gpu else {}
+    largest = max(read_footer(table, file.path).row_group_bytes for file in files)
+    blocksize = largest * math.ceil(len(files) / max(partitions, 1))
+    if gpu:
+        return {"blocksize": blocksize}
+    return {"split_row_groups": "adaptive", "aggregate_files": True, "blocksize": blocksize}
 
 
-def check_files(contract: Table, entry: TableEntry) -> None:
-    """Raise DataError unless every file of ``entry`` holds the contract's columns and types."""
-    for file in entry.files:
-        schema = read_footer(contract.name, file).schema
-        for column in contract.columns:
-            index = schema.get_field_index(column.name)
-            if index < 0:
-                raise DataError(
-                    f"table {contract.name!r}: file {str(file)!r} lacks column {column.name!r}"
-                )
-            stored = schema.field(index).type
-            if not column.accepts(stored):
-                raise DataError(
-                    f"table {contract.name!r}: file {str(file)!r}: column {column.name!r} is "
-                    f"stored as {stored}, the contract says {column.kind} ({column.arrow_type})"
-                )
+def _filter_rows(part, groups: list[list[Filter]]):
+    """The rows of ``part`` matching the DNF ``groups`` (dates compared as Timestamps)."""
+    keep = None
+    for group in groups:
+        matches = None
+        for column, op, value in group:
+            term = _compare(part[column], op, value)
+            matches = term if matches is None else matches & term
+        keep = matches if keep is None else keep | matches
+    return part[keep.fillna(False)]
 
 
-def _to_contract_dtypes(contract: Table, frame: dd.DataFrame) -> dd.DataFrame:
-    """Dates to datetime64[s], NA-strings to pandas 3 ``str``; decided on the meta's dtypes."""
-    via_arrow, direct = {}, {}
-    for name, dtype in frame.dtypes.items():
-        kind = contract.column(name).kind
-        if kind == "date" and isinstance(dtype, pd.ArrowDtype):
-            # date32 -> timestamp[s] in Arrow, then a zero-copy view; astype straight to
-            # datetime64 goes through Python date objects (~1 s per million rows).
-            via_arrow[name] = pd.ArrowDtype(pa.timestamp("s"))
-            direct[name] = DATE_DTYPE
-        elif kind == "date" and dtype != DATE_DTYPE:
-            direct[name] = DATE_DTYPE
-        elif kind == "string" and isinstance(dtype, pd.StringDtype) and dtype != STRING_DTYPE:
-            direct[name] = STRING_DTYPE
-    if via_arrow:
-        frame = frame.astype(via_arrow)
-    return frame.astype(direct) if direct else frame
+def _compare(values, op: str, value: Any):
+    def scalar(v: Any) -> Any:
+        return pd.Timestamp(v) if isinstance(v, dt.date) else v
+
+    if op == "in":
+        return values.isin([scalar(v) for v in value])
+    if op == "not in":
+        return ~values.isin([scalar(v) for v in value])
+    compare = {"==": "eq", "=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+    return getattr(values, compare[op])(scalar(value))
 
 
-def _normalise_filters(contract: Table, filters: Filters) -> list[list[tuple[str, str, Any]]]:
-    """Filters as DNF, unknown columns rejected, date values turned into ``datetime.date``."""
+def _may_match(file: DataFile, groups: list[list[Filter]]) -> bool:
+    """Whether the file's min/max statistics leave room for a row matching ``groups`` (DNF)."""
+    return any(all(_term_may_match(file, term) for term in group) for group in groups)
+
+
+def _term_may_match(file: DataFile, term: Filter) -> bool:
+    column, op, value = term
+    test = _MAY_MATCH.get(op)
+    if test is None or column not in file.minimum or column not in file.maximum:
+        return True
+    low, high = file.minimum[column], file.maximum[column]
+    if isinstance(low, dt.datetime) and not isinstance(value, dt.datetime):
+        return True  # a timestamp statistic against a date: do not guess
+    try:
+        return bool(test(low, high, value))
+    except TypeError:
+        return True
+
+
+def _normalise_filters(entry: TableEntry, schema: pa.Schema,
+                       filters: Filters) -> list[list[Filter]]:
+    """Filters as DNF, unknown columns refused, date values made ``datetime.date``."""
     # A flat list of (column, op, value) terms is one conjunction.
     groups = [filters] if isinstance(filters[0][0], str) else filters
     normalised = []
     for group in groups:
         terms = []
         for column, op, value in group:
-            if column not in contract.column_names:
+            if column not in schema.names:
                 raise ParameterError(
-                    f"filter on unknown column {column!r} of table {contract.name!r}"
+                    f"filter on unknown column {column!r} of table {entry.name!r}"
                 )
-            if contract.column(column).kind == "date":
+            stored = schema.field(column).type
+            if pa.types.is_date(stored):
                 value = _as_dates(value)
+            elif pa.types.is_timestamp(stored):
+                value = _as_timestamps(value, stored.tz)
             terms.append((column, op, value))
         normalised.append(terms)
     return normalised
@@ -139,6 +250,16 @@ def _normalise_filters(contract: Table, filters: Filters) -> list[list[tuple[str
 def _as_dates(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return type(value)(_as_dates(v) for v in value)
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     return pd.Timestamp(value).date()
+
+
+def _as_timestamps(value: Any, tz: str | None) -> Any:
+    if isinstance(value, (list, tuple, set)):
+        return type(value)(_as_timestamps(v, tz) for v in value)
+    stamp = pd.Timestamp(value)
+    if tz is not None and stamp.tzinfo is None:
+        stamp = stamp.tz_localize(tz)
+    return stamp.to_pydatetime()
+

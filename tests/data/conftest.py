@@ -39,11 +39,11 @@ def read(data: Path, table: str) -> pd.DataFrame:
 
 
 def file_contents(data: Path) -> dict[str, bytes]:
-    """Every Parquet file's bytes (and the catalog's), by path relative to ``data``."""
+    """Every Parquet data file's bytes, by path relative to ``data`` (the catalog and the
+    Delta logs record the time they were written, so they differ from run to run)."""
     return {
         path.relative_to(data).as_posix(): path.read_bytes()
-        for path in sorted(data.rglob("*"))
-        if path.is_file()
+        for path in sorted(data.rglob("*.parquet"))
     }
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compute.exceptions import ParameterError
 from compute.generate import DefectRates, generate, read_truth
 from compute.generate import run as generate_run
+from compute.generate._arrays import strings_from_codepoints
 from compute.tables import TABLES
 from tests.data.conftest import SCALE, SEED, file_contents, read
 
@@ -40,7 +43,7 @@ def test_every_table_has_a_file_per_chunk(data: Path) -> None:
 
 def test_proportions(data: Path) -> None:
     residents = read(data, "residents")
-    n = len(residents)
+    n = len(residents)  # planted registry rows included
     assert n == SCALE * 1_000_000
     assert residents["resident_id"].is_unique
     assert 0.6 < len(read(data, "insured_persons")) / n < 0.8
@@ -66,28 +69,33 @@ def test_some_eligible_elderly_are_not_enrolled(data: Path) -> None:
     residents = read(data, "residents")
     payments = read(data, "benefit_payments")
     enrolled = set(payments.loc[payments["program"] == "elderly_allowance", "resident_id"])
-    old = residents[residents["birth_date"].map(lambda d: d.year) <= 1944]
+    deaths = read(data, "deaths")
+    dead = deaths.loc[deaths["death_date"].map(lambda d: d.year) < 2025, "resident_id"]
+    # Born by 1944: 80 or over throughout 2025; alive at its start (many old people die).
+    old = residents[(residents["birth_date"].map(lambda d: d.year) <= 1944)
+                    & ~residents["resident_id"].isin(dead)]
     share = old["resident_id"].isin(enrolled).mean()
     assert 0.5 < share < 0.95
 
 
 def test_planted_counts_follow_the_rates_and_the_scale(tmp_path: Path) -> None:
-    rates = DefectRates(invalid_id=0.02, orphan=0.02, name_mismatch=0.02, birth_mismatch=0.02,
-                        duplicate=0.02, after_death=0.01)
+    rates = DefectRates(**{field.name: 0.02 for field in fields(DefectRates)} | {
+        "after_death": 0.01})
     for scale in (0.002, 0.008):
         out = generate(tmp_path / str(scale), scale=scale, rates=rates).root
         counts = read_truth(out).groupby(["table", "kind"]).size()
         for (table, kind), count in counts.items():
             records = len(read(out, table))
-            if table == "benefit_payments":
-                records -= counts[table].sum()  # rates apply to the rightful payments
+            if table == "benefit_payments":  # rates apply to the rightful payments
+                records -= counts[table].get("duplicate", 0) + counts[table].get("after_death", 0)
             expected = getattr(rates, kind) * records
             assert abs(count - expected) <= 4 * expected**0.5 + 2, (scale, table, kind)
-        assert len(counts) == 10
+        # rosters: 8 kinds each; residents 2; deaths, tax returns 1; payments 3
+        assert len(counts) == 23
 
 
 def test_zero_rates_plant_nothing(tmp_path: Path) -> None:
-    zero = DefectRates(0, 0, 0, 0, 0, 0)
+    zero = DefectRates(**{field.name: 0 for field in fields(DefectRates)})
     assert read_truth(generate(tmp_path / "d", scale=0.002, rates=zero).root).empty
 
 
@@ -100,8 +108,11 @@ def test_bad_parameters_are_refused(tmp_path: Path, kwargs: dict) -> None:
     assert not (tmp_path / "d").exists()
 
 
-@pytest.mark.parametrize("kwargs", [{"orphan": -0.1}, {"duplicate": 2}, {"invalid_id": 0.3,
-                                                                          "orphan": 0.3}])
+@pytest.mark.parametrize("kwargs", [
+    {"orphan": -0.1}, {"duplicate": 2}, {"invalid_id": 0.3, "orphan": 0.3},
+    {"padded_id": 0.3, "legacy_id": 0.3}, {"registry_duplicate": 0.6},
+    {"fullwidth_id": float("nan")},
+])
 def test_bad_rates_are_refused(kwargs: dict) -> None:
     with pytest.raises(ParameterError):
         DefectRates(**kwargs)
@@ -113,7 +124,7 @@ def test_existing_directory_needs_overwrite(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="exists"):
         generate(out, scale=0.002)
     generate(out, scale=0.002, overwrite=True)
-    assert (out / "catalog.yaml").is_file()
+    assert (out / "catalog.db").is_file()
 
 
 def test_a_failed_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,3 +138,14 @@ def test_a_failed_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(RuntimeError, match="disk full"):
         generate(tmp_path / "d", scale=0.002)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_strings_from_code_points_of_one_to_three_utf8_bytes() -> None:
+    pool = np.array([0x09, 0x20, 0x31, 0x58, 0x7F, 0x80, 0xA0, 0x7FF, 0x800, 0x3000, 0x4E2D,
+                     0xFF10, 0xFF38, 0xFF58, 0xFFFF, 0])
+    matrix = pool[np.random.default_rng(0).integers(0, len(pool), (500, 6))]
+    expected = ["".join(chr(c) for c in row if c) for row in matrix.tolist()]
+    assert strings_from_codepoints(matrix).to_pylist() == expected
+    assert strings_from_codepoints(matrix[:, :0]).to_pylist() == [""] * 500
+    with pytest.raises(ValueError):
+        strings_from_codepoints(np.array([[0xD800]]))
