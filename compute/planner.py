@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dask.config
 import dask.dataframe as dd
 from dask.utils import format_bytes, parse_bytes
+from distributed import get_client
 
 
 @dataclass(frozen=True)
@@ -33,21 +34,54 @@ class JoinChoice:
         )
 
 
-def read_partitions(files: int, table_bytes: int, threads: int) -> int:
-    """How many partitions to read a table of ``files`` files and ``table_bytes`` bytes into.
+# A read partition may take this share of a worker's memory limit, and a broadcast side
+# this share: a task holds its input, its output and intermediates at once, and every worker
+# holds a broadcast side and its index beside its own partitions.
+READ_FRACTION = 1 / 32
+BROADCAST_FRACTION = 1 / 8
+
+
+def read_partitions(files: int, memory_bytes: int, threads: int, limit: int | None = None) -> int:
+    """How many partitions to read ``files`` files of ``memory_bytes`` bytes in memory into.
 
     One per thread at least, so no worker idles; more only when partitions would exceed
-    ``govgrid.read.partition-size``; never more than files. Fewer, larger partitions mean
-    fewer tasks, and per-task overhead dominates small tables.
+    ``limit`` (default :func:`partition_limit`); never more than files (a partition is one
+    file or more). Fewer, larger partitions mean fewer tasks, and per-task overhead dominates
+    small tables.
     """
-    size = parse_bytes(dask.config.get("govgrid.read.partition-size"))
-    wanted = max(threads, math.ceil(table_bytes / size))
+    limit = partition_limit() if limit is None else limit
+    wanted = max(threads, math.ceil(memory_bytes / max(limit, 1)))
     return max(1, min(files, wanted))
 
 
+def worker_memory() -> int | None:
+    """The smallest memory limit of the current client's workers (None: no client or no
+    limit)."""
+    try:
+        client = get_client()
+    except ValueError:
+        return None
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    limits = [limit for limit in limits if limit > 0]
+    return min(limits) if limits else None
+
+
+def _bounded(configured: str, fraction: float) -> int:
+    limit = parse_bytes(dask.config.get(configured))
+    memory = worker_memory()
+    return limit if memory is None else min(limit, int(memory * fraction))
+
+
+def partition_limit() -> int:
+    """Largest read partition in memory: ``govgrid.read.partition-size``, at most
+    ``READ_FRACTION`` of a worker's memory limit."""
+    return _bounded("govgrid.read.partition-size", READ_FRACTION)
+
+
 def broadcast_limit() -> int:
-    """Largest side, in bytes in memory, that is broadcast (``govgrid.join.broadcast-limit``)."""
-    return parse_bytes(dask.config.get("govgrid.join.broadcast-limit"))
+    """Largest side, in bytes in memory, that is broadcast: ``govgrid.join.broadcast-limit``,
+    at most ``BROADCAST_FRACTION`` of a worker's memory limit."""
+    return _bounded("govgrid.join.broadcast-limit", BROADCAST_FRACTION)
 
 
 def choose(name: str, estimated_bytes: int, limit: int | None = None) -> JoinChoice:

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import dask
 import dask.dataframe as dd
+import pyarrow as pa
 from distributed import get_task_stream, progress
 from distributed.utils import key_split
 
 import cluster
 from compute.exceptions import JobError
-from compute.jobs.base import Job
+from compute.jobs.base import Job, SqlParams
 from compute.planner import read_partitions
 from compute.results import JobResult
-from compute.tables import Catalog, contract_table, read_table
+from compute.tables import Catalog, Snapshot
 from compute.tables.read import Filters
 
-# Coarse in-memory widths of a value, for the planner's size estimates.
-VALUE_BYTES = {"string": 32, "date": 8, "int8": 1, "int16": 2, "int32": 4, "int64": 8,
-               "float64": 8}
+# On Python 3.11 functools.cached_property holds one lock per property for all instances, and
+# dask-expr's nested cached properties deadlock when two threads of one process optimise graphs
+# at once (fixed in Python 3.12): graphs are optimised and submitted under this lock. Threads
+# that build jobs themselves (the hub's service) take it too.
+GRAPH_LOCK = threading.RLock()
 
 
 class Session:
@@ -32,9 +37,12 @@ class Session:
     started and only disconnects from a cluster it joined.
     """
 
-    def __init__(self, catalog: Catalog, cluster_handle: cluster.Cluster) -> None:
+    def __init__(
+        self, catalog: Catalog, cluster_handle: cluster.Cluster, as_of: Any = None
+    ) -> None:
         self.catalog = catalog
         self.cluster = cluster_handle
+        self.as_of = as_of
         # Read partitions follow the cluster's threads when the session opens.
         self.threads = max(1, sum(cluster_handle.client.nthreads().values()))
 
@@ -46,28 +54,54 @@ class Session:
     def backend(self) -> str:
         return self.cluster.backend
 
+    def snapshot(self, as_of: Any = None, inputs: dict[str, str] | None = None) -> Snapshot:
+        """A consistent view of the catalog: each table's version fixed at first use, the
+        latest then or the one current at ``as_of`` (default: the session's ``as_of``).
+        ``inputs`` maps an element to the table jobs read it from instead of its authority."""
+        return Snapshot(self.catalog, as_of if as_of is not None else self.as_of,
+                        partitions=self._read_partitions, inputs=inputs)
+
     def table(
-        self, name: str, columns: Sequence[str] | None = None, filters: Filters | None = None
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        filters: Filters | None = None,
+        as_of: Any = None,
     ) -> dd.DataFrame:
         """Table ``name`` as a lazy Dask DataFrame, columns and filters pushed into the read.
 
-        Neighbouring files are read into one partition when the table has more files than the
-        cluster needs (see :func:`compute.planner.read_partitions`).
+        The latest version, or the one current at ``as_of``. Neighbouring files are read
+        into one partition when the table has more files than the cluster needs (see
+        :func:`compute.planner.read_partitions`).
         """
-        entry = self.catalog.table(name)
-        partitions = read_partitions(len(entry.files), entry.bytes, self.threads)
-        return read_table(self.catalog, name, columns=columns, filters=filters,
-                          partitions=partitions)
+        return self.snapshot(as_of).table(name, columns=columns, filters=filters)
+
+    def sql(self, query: str, as_of: Any = None) -> dd.DataFrame:
+        """The lazy result of SQL ``query`` over the catalog's tables (one snapshot)."""
+        return self.sql_job(query, as_of).outputs["result"]
+
+    def sql_job(self, query: str, as_of: Any = None) -> Job:
+        """``query`` planned like a job: its output ``result``, the snapshot it reads and
+        the plan's steps (scans, join strategies); ``explain()`` shows them. Unsupported SQL
+        is refused here, before anything runs."""
+        from compute.sql import plan
+
+        snapshot = self.snapshot(as_of)
+        planned = plan(snapshot, query)
+        return Job("sql", SqlParams(query), {"result": planned.frame}, snapshot,
+                   plan=[*planned.steps, f"result: {planned.frame.npartitions} partition(s)"])
+
+    def run_sql(self, query: str, as_of: Any = None, show_progress: bool = True) -> JobResult:
+        """Compute ``query`` with the progress bar; the result is a job's (``result["result"]``,
+        rows, timings, plan, versions read)."""
+        return self.run(self.sql_job(query, as_of), show_progress=show_progress)
 
     def rows(self, name: str) -> int:
-        """Rows of table ``name``, from the catalog."""
+        """Rows of the latest version of table ``name``, from the catalog."""
         return self.catalog.table(name).rows
 
-    def estimate_bytes(self, name: str, columns: Sequence[str]) -> int:
-        """Rough bytes in memory of ``columns`` of table ``name`` (for the join planner)."""
-        contract = contract_table(name)
-        width = sum(VALUE_BYTES[contract.column(column).kind] for column in columns)
-        return self.rows(name) * width
+    def _read_partitions(self, files: int, memory_bytes: int) -> int:
+        return read_partitions(files, memory_bytes, self.threads)
 
     def run(self, job: Job, show_progress: bool = True) -> JobResult:
         """Compute a job's outputs on the cluster and return them as pandas DataFrames.
@@ -77,30 +111,50 @@ class Session:
         """
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        frames = [frame.to_backend("pandas") for frame in job.outputs.values()]
+        with GRAPH_LOCK:
+            frames = [frame.to_backend("pandas") for frame in job.outputs.values()]
         if show_progress:
             print(f"govgrid {job.name}: dashboard {self.cluster.dashboard_link}", flush=True)
         try:
+            # The read partitions are sized from the columns' size in memory already;
+            # dask-expr's IO fusion would merge them again by column count and make tasks
+            # bigger than a worker's memory allows.
+            spilled_before = self.client.run(spilled_bytes)
             with get_task_stream(self.client) as stream:
-                futures = self.client.compute(frames)
+                with GRAPH_LOCK, dask.config.set({"optimization.tune.active": False}):
+                    futures = self.client.compute(frames)
                 timings["plan"] = time.perf_counter() - start
                 if show_progress:
                     progress(futures, multi=False)
                 computed = self.client.gather(futures)
         except Exception as exc:
-            raise JobError(f"job {job.name!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise JobError(self._failure(job, exc)) from exc
         timings["compute"] = time.perf_counter() - start - timings["plan"]
+        spilled_after = self.client.run(spilled_bytes)
         outputs = {name: frame.reset_index(drop=True)
                    for name, frame in zip(job.outputs, computed, strict=True)}
         return JobResult(
             job=job.name,
             params=job.params.as_dict(),
             outputs=outputs,
-            rows_read={table: self.rows(table) for table in job.tables},
+            rows_read=dict(job.rows),
+            versions=dict(job.versions),
             timings=timings,
             task_seconds=_seconds_by_task_group(stream.data),
             plan=[str(choice) for choice in job.plan],
+            spilled_bytes=_spilled_during(spilled_before, spilled_after),
         )
+
+    def _failure(self, job: Job, exc: Exception) -> str:
+        """One line for a failed job: the table and file when the data could not be read."""
+        if isinstance(exc, (OSError, pa.ArrowException)):
+            found = job.snapshot.unreadable_file()
+            if found:
+                table, path, error = found
+                return (f"job {job.name!r} failed: table {table!r}, file {str(path)!r} cannot "
+                        f"be read: {error}")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"job {job.name!r} failed: {type(exc).__name__}: {first}"
 
     def close(self) -> None:
         self.cluster.close()
@@ -120,17 +174,34 @@ def connect(
     scheduler: str | None = None,
     backend: str = "auto",
     workers: int | None = None,
+    as_of: Any = None,
 ) -> Session:
     """Open the catalog of ``data`` and start a local cluster, or join ``scheduler``.
 
     The catalog is read before any cluster starts, so a wrong directory fails at once.
+    ``as_of`` (a time) makes every table, job and query read the versions current then.
     """
     catalog = Catalog.load(data)
     if scheduler:
         handle = cluster.connect(scheduler, backend=backend)
     else:
         handle = cluster.start(backend=backend, n_workers=workers)
-    return Session(catalog, handle)
+    return Session(catalog, handle, as_of=as_of)
+
+
+def spilled_bytes(dask_worker: Any) -> float | None:
+    """Bytes this worker's spill buffer has written to disk so far (None: it has none, as a
+    GPU worker spilling through cuDF)."""
+    metrics = getattr(dask_worker.data, "cumulative_metrics", None)
+    return None if metrics is None else metrics.get(("disk-write", "bytes"), 0.0)
+
+
+def _spilled_during(before: dict[str, float | None], after: dict[str, float | None]) -> int | None:
+    """Bytes the workers spilled between two readings (a worker restarted meanwhile has a new
+    address, so it counts from zero)."""
+    spilled = [max(value - (before.get(worker) or 0.0), 0.0)
+               for worker, value in after.items() if value is not None]
+    return int(sum(spilled)) if spilled else None
 
 
 def _seconds_by_task_group(tasks: list[dict[str, Any]]) -> dict[str, float]:

@@ -28,7 +28,18 @@ def staged_directory(target: str | os.PathLike[str], overwrite: bool = False) ->
     try:
         yield staging
         if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+            # Moved aside, not removed, until the new one is in place: at every moment
+            # either the old or the new directory is at ``target`` (or, between the two
+            # renames, the old one is beside it under a name that says so).
+            aside = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+            target.rename(aside)
+            try:
+                staging.rename(target)
+            except BaseException:
+                aside.rename(target)
+                raise
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

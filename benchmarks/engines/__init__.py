@@ -1,15 +1,18 @@
 """The engines the suite compares: govgrid and what a user would pick instead.
 
 Each peer is written from the jobs issue's text, not from ``compute.jobs``, so agreement
-between them checks govgrid. Modules are imported only when their engine is opened.
+between them checks govgrid. Modules (``base`` too: it imports pandas) are imported only when
+an engine is opened, so that ``govgrid bench`` can list the names without loading them.
 """
 
 from __future__ import annotations
 
 import os
 from importlib import import_module
+from typing import TYPE_CHECKING
 
-from benchmarks.engines.base import ClusterEngine, Engine, Outputs
+if TYPE_CHECKING:
+    from benchmarks.engines.base import Engine
 
 ENGINES = {
     "govgrid": "benchmarks.engines.govgrid_engine:GovgridEngine",
@@ -38,6 +41,8 @@ def open_engine(
     ``scheduler``); single-process engines get all ``workers * threads_per_worker`` threads.
     Plain Dask always runs pandas: it is what an analyst writes without govgrid.
     """
+    from benchmarks.engines.base import ClusterEngine
+
     cls = engine_class(engine) if isinstance(engine, str) else engine
     if issubclass(cls, ClusterEngine):
         chosen = backend if cls.name == "govgrid" else "cpu"
@@ -45,4 +50,4 @@ def open_engine(
     return cls(data, 1, workers * threads_per_worker)
 
 
-__all__ = ["ENGINES", "ClusterEngine", "Engine", "Outputs", "engine_class", "open_engine"]
+__all__ = ["ENGINES", "engine_class", "open_engine"]

@@ -25,13 +25,26 @@ PROVINCE_PREFIXES = (
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
     "65", "71", "81", "82", "83",
 )
-ID_PATTERN = r"[0-9]{17}[0-9Xx]"
+# A normalised ID's shape (validity is checked on normalised IDs), and a legacy 15-digit ID's.
+ID_PATTERN = r"[0-9]{17}[0-9X]"
+LEGACY_ID_PATTERN = r"[0-9]{15}"
+# Unicode White_Space, removed from both ends of an ID before anything else.
+WHITE_SPACE = ("\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+               + "\u2028\u2029\u202f\u205f\u3000")
+# Full-width digits and X (either case) and a lowercase x, read as the ASCII IDs are matched in.
+ID_CHARACTERS = {**{chr(0xFF10 + d): str(d) for d in range(10)}, "Ｘ": "X", "ｘ": "X", "x": "X"}
+# The registry keeps one row per normalised ID: the first in this order, nulls last.
+REGISTRY_ORDER = ["birth_date", "name", "division_code", "resident_id", "sex"]
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 AGE_BANDS = ("0-17", "18-34", "35-59", "60-79", "80+")
 AGE_BAND_STARTS = (18, 35, 60, 80)  # first age of each band after the first
 LEVELS = ("county", "prefecture", "province", "nation")
 LEVEL_DIVISORS = {"county": 1, "prefecture": 100, "province": 10000, "nation": None}
-VERIFY_KINDS = ("invalid_id", "orphan", "name_mismatch", "birth_mismatch")
+VERIFY_KINDS = (
+    "invalid_id", "orphan", "name_mismatch", "birth_mismatch", "division_code_mismatch",
+)
+# The sources verify checks when none are named: the rosters of the generated hub.
+ROSTERS = ("insured_persons", "medical_insured")
 INTEGRITY_REASONS = (
     "invalid_id", "orphan", "after_death", "duplicate", "dibao_high_income",
     "dibao_enterprise_rep",
@@ -39,9 +52,14 @@ INTEGRITY_REASONS = (
 PAYMENT_COLUMNS = ["payment_id", "resident_id", "program", "month", "amount"]
 
 
+def verify_sources(params) -> tuple[str, ...]:
+    """The tables a peer verifies: those named, else the generated hub's rosters."""
+    return tuple(params.sources) or ROSTERS
+
+
 def table_files(data: str | os.PathLike[str], table: str) -> list[str]:
-    """The Parquet files of ``table`` in data directory ``data``, as its catalog lists them."""
-    return [str(path) for path in Catalog.load(data).table(table).files]
+    """The Parquet files of the latest version of ``table`` in data directory ``data``."""
+    return [str(file.path) for file in Catalog.load(data).version(table).files]
 
 
 def read_arrow(data: Path, table: str, columns: list[str]) -> pa.Table:

@@ -18,30 +18,92 @@ from benchmarks.engines._common import (
     AGE_BANDS,
     CHECK_CHARS,
     EARLIEST_BIRTH,
+    ID_CHARACTERS,
     ID_PATTERN,
     ID_WEIGHTS,
+    LEGACY_ID_PATTERN,
     LEVELS,
     PROVINCE_PREFIXES,
+    REGISTRY_ORDER,
     VERIFY_KINDS,
+    WHITE_SPACE,
     division_at,
     jaro_winkler,
 )
 
+TRANSLATION = str.maketrans(ID_CHARACTERS)
+CHECK_CHARACTERS = np.array(list(CHECK_CHARS), dtype=object)
+
+
+def check_character(bodies: pd.Series) -> pd.Series:
+    """The GB 11643 check character of each 17-digit body (17 ASCII digits), the digits taken
+    arithmetically from the body read as one integer."""
+    number = bodies.astype("int64").to_numpy()
+    total = sum(number // 10 ** (16 - i) % 10 * w for i, w in enumerate(ID_WEIGHTS))
+    return pd.Series(CHECK_CHARACTERS[total % 11], index=bodies.index)
+
+
+def normalise_id(ids: pd.Series) -> pd.Series:
+    """The IDs as the jobs match them: White_Space stripped from both ends, full-width digits
+    and X and a lowercase x read as ASCII, a 15-digit legacy ID widened to 18 ("19" before
+    the year, the check character appended). Null stays null."""
+    dirty = ~ids.str.fullmatch(ID_PATTERN).fillna(False).astype(bool).to_numpy()
+    if not dirty.any():  # the usual case: every ID already plain
+        return ids
+    cleaned = ids[dirty].str.strip(WHITE_SPACE).str.translate(TRANSLATION)
+    legacy = cleaned.str.fullmatch(LEGACY_ID_PATTERN).fillna(False).astype(bool).to_numpy()
+    if legacy.any():
+        bodies = cleaned[legacy].str.slice(0, 6) + "19" + cleaned[legacy].str.slice(6)
+        cleaned[legacy] = (bodies + check_character(bodies)).to_numpy()
+    normalised = ids.copy()
+    normalised[dirty] = cleaned.to_numpy()  # positions, not labels: indexes may repeat
+    return normalised
+
 
 def valid_resident_id(ids: pd.Series) -> pd.Series:
-    """GB 11643: shape, province, birth date and check character, as a boolean Series."""
+    """GB 11643 validity of normalised IDs: shape, province, birth date and check character,
+    as a boolean Series."""
     shaped = ids.str.fullmatch(ID_PATTERN).fillna(False).astype(bool)
     candidates = ids.where(shaped, "110101190001010000")  # keeps the slicing below total
     province = candidates.str.slice(0, 2).isin(PROVINCE_PREFIXES)
     birth = pd.to_datetime(candidates.str.slice(6, 14), format="%Y%m%d", errors="coerce")
     born = (birth >= pd.Timestamp(EARLIEST_BIRTH)).fillna(False).astype(bool)
-    total = sum(
-        candidates.str.slice(i, i + 1).astype("int64") * weight
-        for i, weight in enumerate(ID_WEIGHTS)
-    )
-    expected = (total % 11).map(dict(enumerate(CHECK_CHARS)))
-    check = candidates.str.slice(17, 18).str.upper() == expected
+    check = candidates.str.slice(17, 18) == check_character(candidates.str.slice(0, 17))
     return shaped & province & born & check.astype(bool)
+
+
+def with_normalised_id(frame: pd.DataFrame, column: str = "resident_id") -> pd.DataFrame:
+    """``frame`` with ``column`` normalised as ``normalised_id``."""
+    return frame.assign(normalised_id=normalise_id(frame[column]))
+
+
+def first_by_order(registry: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``normalised_id``: the first by :data:`REGISTRY_ORDER`, nulls last. Only the
+    rows whose ID repeats are sorted."""
+    repeated = registry["normalised_id"].duplicated(keep=False)
+    if not repeated.any():
+        return registry
+    firsts = (
+        registry[repeated].sort_values(REGISTRY_ORDER, na_position="last", kind="stable")
+        .drop_duplicates("normalised_id")
+    )
+    return pd.concat([registry[~repeated], firsts])
+
+
+def registry_issues(held: pd.DataFrame) -> pd.DataFrame:
+    """verify's ``registry_issues`` from registry rows (``resident_id``, ``normalised_id`` and
+    its ``valid``ity): each row of an invalid or repeated normalised ID, with how many rows
+    hold it (nulls counted together), once per distinct raw and normalised ID. Every row of
+    each such normalised ID must be there; others may be."""
+    held = held.reset_index(drop=True)
+    rows = held.groupby("normalised_id", dropna=False)["resident_id"].transform("size")
+    issue = (rows > 1) | ~held["valid"]
+    return pd.DataFrame({
+        "resident_id": held["resident_id"][issue],
+        "normalised_id": held["normalised_id"][issue],
+        "issue": np.where(held["valid"][issue], "duplicate", "invalid_id"),
+        "rows": rows[issue].astype("int64"),
+    }).drop_duplicates(ignore_index=True)
 
 
 def age_at(birth: pd.Series, day: dt.date) -> pd.Series:
@@ -84,34 +146,45 @@ def roll_up(by_county: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return rolled[[*first, *(c for c in rolled.columns if c not in first)]]
 
 
+def differs(left: pd.Series, right: pd.Series) -> pd.Series:
+    """``left IS DISTINCT FROM right``: unequal, or one of them null (two nulls are equal)."""
+    unequal = (left != right).fillna(True).astype(bool)  # Arrow types compare to null
+    return unequal & ~(left.isna() & right.isna()).to_numpy()
+
+
 def classify(records: pd.DataFrame, source: str) -> pd.DataFrame:
-    """One row per roster record joined to the registry (``found`` marks a match): a flag
-    per kind of conflict, and the names' similarity on name mismatches."""
-    valid = valid_resident_id(records["resident_id"])
+    """One row per roster record joined to the registry on ``normalised_id`` (``found`` marks
+    a match): a flag per kind of conflict, and the names' similarity on name mismatches."""
     found = records["found"].fillna(False).astype(bool)
-    matched = valid & found
-    name_mismatch = matched & (records["name"] != records["registry_name"])
+    # The registry holds valid IDs alone: a record found there is valid.
+    valid = found | valid_resident_id(records["normalised_id"])
+    name_mismatch = found & differs(records["name"], records["registry_name"])
+    scored = name_mismatch & records["name"].notna() & records["registry_name"].notna()
     similarity = pd.Series(float("nan"), index=records.index)
-    similarity[name_mismatch] = jaro_winkler(
-        records.loc[name_mismatch, "name"], records.loc[name_mismatch, "registry_name"]
+    similarity[scored] = jaro_winkler(
+        records.loc[scored, "name"], records.loc[scored, "registry_name"]
     )
     return pd.DataFrame({
         "source": source,
         "resident_id": records["resident_id"],
+        "normalised_id": records["normalised_id"],
         "province_code": records["division_code"] // 10000 * 10000,
         "invalid_id": ~valid,
         "orphan": valid & ~found,
         "name_mismatch": name_mismatch,
-        "birth_mismatch": matched & (records["birth_date"] != records["registry_birth_date"]),
+        "birth_mismatch": found & differs(records["birth_date"], records["registry_birth_date"]),
+        "division_code_mismatch": found
+        & differs(records["division_code"], records["registry_division_code"]),
         "similarity": similarity,
     })
 
 
 def payment_reasons(payments: pd.DataFrame, dibao_max_income: float) -> pd.DataFrame:
-    """Payments with a boolean column per reason; needs ``registered``, ``death_month``,
-    ``first_payment``, ``income_before`` and ``enterprise_rep`` joined on."""
-    valid = valid_resident_id(payments["resident_id"])
-    registered = valid & payments["registered"].fillna(False).astype(bool)
+    """Payments with a boolean column per reason; needs ``normalised_id``, ``registered`` (in
+    the registry), ``death_month``, ``first_payment``, ``income_before`` and
+    ``enterprise_rep`` joined on."""
+    registered = payments["registered"].fillna(False).astype(bool)
+    valid = registered | valid_resident_id(payments["normalised_id"])
     dibao = registered & (payments["program"] == "dibao")
     return payments.assign(
         invalid_id=~valid,
@@ -126,7 +199,7 @@ def payment_reasons(payments: pd.DataFrame, dibao_max_income: float) -> pd.DataF
 def conflicts_and_summary(checked: Any, concat: Callable[[list[Any]], Any]) -> dict[str, Any]:
     """verify's outputs from the records :func:`classify` flagged (pandas or Dask frames)."""
     conflicts = concat([
-        checked.loc[checked[kind], ["source", "resident_id", "similarity"]]
+        checked.loc[checked[kind], ["source", "resident_id", "normalised_id", "similarity"]]
         .assign(kind=kind, **({} if kind == "name_mismatch" else {"similarity": float("nan")}))
         for kind in VERIFY_KINDS
     ])

@@ -22,11 +22,15 @@ class Engine:
 
     name: ClassVar[str]
     backend: str = "cpu"
+    # Where the time of the last run went, for engines that can tell (govgrid: wall seconds
+    # per stage and busy seconds per task group); recorded beside the suite's timings.
+    last_run: dict[str, dict[str, float]]
 
     def __init__(self, data: Path, workers: int, threads: int) -> None:
         self.data = Path(data)
         self.workers = workers
         self.threads = threads
+        self.last_run = {}
 
     def run(self, job: str, params: Params) -> Outputs:
         """Compute one job's outputs, every one a pandas DataFrame.

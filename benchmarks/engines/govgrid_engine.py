@@ -18,4 +18,6 @@ class GovgridEngine(ClusterEngine):
 
     def run(self, job: str, params: Params) -> Outputs:
         built = JOBS[job].build(self.session, params)
-        return self.session.run(built, show_progress=False).outputs
+        result = self.session.run(built, show_progress=False)
+        self.last_run = {"stage_seconds": result.timings, "task_seconds": result.task_seconds}
+        return result.outputs

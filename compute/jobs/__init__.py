@@ -7,22 +7,23 @@
 from typing import NamedTuple
 
 from compute.jobs.base import Job, Params
-from compute.jobs.eligibility import EligibilityParams, eligibility
-from compute.jobs.integrity import IntegrityParams, integrity
-from compute.jobs.rollup import RollupParams, rollup
-from compute.jobs.verify import VerifyParams, verify
+from compute.jobs.eligibility import EligibilityParams, eligibility, eligibility_inputs
+from compute.jobs.integrity import IntegrityParams, integrity, integrity_inputs
+from compute.jobs.rollup import RollupParams, rollup, rollup_inputs
+from compute.jobs.verify import VerifyParams, verify, verify_inputs
 
 
 class JobSpec(NamedTuple):
-    build: object  # (session, params=None, **kwargs) -> Job
+    build: object  # (session, params=None, as_of=None, inputs=None, **kwargs) -> Job
     params: type[Params]
+    inputs: object  # (snapshot, params) -> {role: table}, from the catalog alone
 
 
 JOBS: dict[str, JobSpec] = {
-    "verify": JobSpec(verify, VerifyParams),
-    "eligibility": JobSpec(eligibility, EligibilityParams),
-    "integrity": JobSpec(integrity, IntegrityParams),
-    "rollup": JobSpec(rollup, RollupParams),
+    "verify": JobSpec(verify, VerifyParams, verify_inputs),
+    "eligibility": JobSpec(eligibility, EligibilityParams, eligibility_inputs),
+    "integrity": JobSpec(integrity, IntegrityParams, integrity_inputs),
+    "rollup": JobSpec(rollup, RollupParams, rollup_inputs),
 }
 
 __all__ = [

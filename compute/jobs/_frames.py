@@ -19,8 +19,104 @@ KEY_ROW_BYTES = 16  # a side of keys in memory: the int64 key and a marker, padd
 
 
 def with_resident_key(frame: dd.DataFrame, column: str = "resident_id") -> dd.DataFrame:
-    """Add the packed key of ``column`` (resident IDs) as ``rid``."""
+    """Add the packed key of ``column`` (resident IDs, normalised first) as ``rid``."""
     return frame.assign(**{KEY: kernels.pack_resident_id(frame[column])})
+
+
+def with_normalised_id(frame, column: str = "resident_id"):
+    """Add ``normalised_id``: the ID of ``column`` as the kernels normalise it (an invalid
+    one still normalised, null for null). For the rows a job reports, not for joins."""
+    return frame.assign(normalised_id=kernels.normalise_resident_id(frame[column]))
+
+
+# Which row of an authority wins when it holds one ID more than once: the smallest of these
+# (those the side has), then of its other columns, so the choice never depends on file order.
+REGISTRY_ORDER = ("birth_date", "person_name", "division_code", "resident_id", "sex")
+
+
+def unique_registry(
+    frame: dd.DataFrame, choice: JoinChoice, as_side: bool = True
+) -> dd.DataFrame:
+    """An authority's rows reduced to one per valid packed key.
+
+    Rows with an invalid ID (key -1) are dropped: they match nothing. A key held more than
+    once keeps the row with the smallest ``REGISTRY_ORDER`` values (then of the other
+    columns), whatever the files' order. ``choice`` sizes the registry's keys: as a join side
+    (``as_side``) the rows come out as it chose (one partition to broadcast, else hash-
+    partitioned on the key); otherwise the frame keeps its partitions, the repeated keys are
+    found over the keys alone (see :func:`repeated_keys`) and only their rows are brought
+    together.
+    """
+    frame = frame[frame[KEY] != -1]
+    order = [c for c in REGISTRY_ORDER if c in frame.columns]
+    order += [c for c in frame.columns if c not in order and c != KEY]
+    if as_side:
+        grouped = frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
+            else frame.shuffle(on=KEY)
+        return grouped.map_partitions(_first_per_key, order)
+    marked = mark_repeated(frame, repeated_keys(frame, choice))
+    firsts = marked[marked[REPEATED]].repartition(npartitions=1).map_partitions(
+        _first_per_key, order)
+    return dd.concat([marked[~marked[REPEATED]], firsts]).drop(columns=REPEATED)
+
+
+REPEATED = "_repeated"
+
+
+def repeated_keys(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
+    """The valid keys of ``frame`` held more than once, as one small partition.
+
+    Keys the planner would broadcast are looked at in one task; more are hash-partitioned
+    first, so no task holds more than its share of the keys (and their hash table).
+    """
+    keys = frame.loc[frame[KEY] != -1, [KEY]]
+    if choice.strategy == "broadcast":
+        return keys.repartition(npartitions=1).map_partitions(_repeated_keys)
+    return keys.shuffle(on=KEY).map_partitions(_repeated_keys).repartition(npartitions=1)
+
+
+def _repeated_keys(keys):
+    """The keys held more than once (all of a key's rows are in this partition)."""
+    return keys[keys[KEY].duplicated(keep=False)].drop_duplicates()
+
+
+def mark_repeated(frame: dd.DataFrame, repeated: dd.DataFrame) -> dd.DataFrame:
+    """``frame`` with a boolean column saying whether its key is among ``repeated`` (one
+    partition: a merge Dask runs blockwise against every partition of ``frame``)."""
+    marked = frame.merge(repeated.assign(**{REPEATED: True}), on=KEY, how="left")
+    return marked.assign(**{REPEATED: marked[REPEATED].fillna(False).astype(bool)})
+
+
+def _first_per_key(part, order: list[str]):
+    # Sorting only the repeated keys: a registry holds few, and a full sort costs a lot.
+    repeated = part[KEY].duplicated(keep=False)
+    if not repeated.any():
+        return part
+    firsts = part[repeated].sort_values([KEY, *order], na_position="last").drop_duplicates(KEY)
+    return concat([part[~repeated], firsts])
+
+
+def registry_issues(ids: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
+    """One row per (resident_id as held, normalised_id) of the registry found in more than
+    one registry row or invalid: issue ``duplicate`` or ``invalid_id`` (an invalid ID is only
+    that) and ``rows``, the number of registry rows carrying that normalised ID. ``ids``
+    holds resident_id and its key; only the repeated keys (:func:`repeated_keys`, sized by
+    ``choice``) and the rows they and the invalid IDs flag travel to one task."""
+    marked = mark_repeated(ids, repeated_keys(ids, choice))
+    flagged = marked[(marked[KEY] == -1) | marked[REPEATED]]
+    return flagged.repartition(npartitions=1).map_partitions(_registry_issues)
+
+
+def _registry_issues(flagged):
+    flagged = with_normalised_id(flagged)
+    invalid = flagged[KEY] == -1
+    # Invalid IDs count by their normalised string (nulls together), valid ones by key.
+    group = ("n" + flagged["normalised_id"].fillna("")).where(
+        invalid, "k" + flagged[KEY].astype("str"))
+    rows = group.map(group.value_counts()).astype("int64")
+    issue = invalid.map({True: "invalid_id", False: "duplicate"})
+    out = flagged.assign(issue=issue, rows=rows)[["resident_id", "normalised_id", "issue", "rows"]]
+    return out.drop_duplicates().sort_values(["issue", "normalised_id", "resident_id"])
 
 
 def keys_of(
@@ -29,6 +125,8 @@ def keys_of(
     """The distinct packed keys of ``column``: a side for membership tests, shaped as the
     planner chose (one partition to broadcast, else hash-partitioned)."""
     keys = with_resident_key(frame[[column]], column)[[KEY]]
+    # An invalid ID (key -1) matches nothing, so it is no member of any side.
+    keys = keys[keys[KEY] != -1]
     return keys.drop_duplicates(split_out=split_out(choice))
 
 
@@ -61,11 +159,15 @@ def join_unique(
 def _lookup(part, indexed, flag: str | None):
     """One partition left-joined to the broadcast side, by index lookup.
 
-    The side is one object in the worker's memory, and its index builds its hash table on
-    first use and keeps it, so each partition pays only for its own lookups; a merge would
-    rebuild the table of the whole side for every partition (5x slower at 1M keys).
+    The keys go in as an array where the partition holds them (``.values``: numpy on pandas,
+    cupy on cuDF), so device data never visits the host. pandas' index builds its hash
+    table on first use and keeps it, so each partition pays only for its own lookups; a
+    merge would rebuild the table of the whole side for every partition (5x slower at 1M
+    keys). cuDF's reindex joins on the device and keeps the side's dtypes (nulls where no key
+    matched), as pandas does up to its NaN upcasts.
     """
-    matched = indexed.reindex(part[KEY].to_numpy())
+    matched = indexed.reindex(part[KEY].values)
+    # The same index object on both sides: assign then aligns nothing (on either backend).
     matched.index = part.index
     joined = part.assign(**{column: matched[column] for column in matched.columns})
     return _present_as(joined, flag)
@@ -76,6 +178,16 @@ def _present_as(joined, flag: str | None):
     if flag:
         joined = joined.assign(**{flag: joined[PRESENT].notna()})
     return joined.drop(columns=PRESENT)
+
+
+def known(mask):
+    """A comparison's result with missing operands read as False, on pandas and cuDF alike.
+
+    pandas compares NaN, NaT and missing strings as False; cuDF returns null there (it fills
+    only in its pandas-compatible mode). Wrap every comparison whose operands can be
+    missing: ``known(a > b)``, and ``~known(a == b)`` for "differs" (pandas' ``!=``).
+    """
+    return mask.fillna(False)
 
 
 def unpivot_flags(part, flags: tuple[str, ...], columns: list[str], label: str):

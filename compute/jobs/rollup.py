@@ -11,18 +11,30 @@ import pandas as pd
 from dask.dataframe.methods import concat
 
 from compute.jobs._frames import (
+    KEY,
     KEY_ROW_BYTES,
+    REGISTRY_ORDER,
     join_unique,
     keys_of,
     prefecture_of,
     province_of,
+    unique_registry,
     with_resident_key,
 )
-from compute.jobs.base import DEFAULT_REFERENCE_DATE, Job, Params, as_date, years_before
+from compute.jobs.base import (
+    DEFAULT_REFERENCE_DATE,
+    Job,
+    Params,
+    as_date,
+    check_inputs,
+    prepare,
+    years_before,
+)
 from compute.planner import choose
 
 if TYPE_CHECKING:
     from compute.session import Session
+    from compute.tables import Snapshot
 
 AGE_BANDS = ("0-17", "18-34", "35-59", "60-79", "80+")
 AGE_BAND_STARTS = (18, 35, 60, 80)  # the first age of each band after the first
@@ -39,7 +51,7 @@ class RollupParams(Params):
     reference_date: dt.date = DEFAULT_REFERENCE_DATE
 
     # Deaths must be recorded up to the reference date for the population to be right.
-    within_data: ClassVar = (("reference_date", "deaths", "death_date"),)
+    within_data: ClassVar = (("reference_date", "death_date"),)
 
     help: ClassVar[dict[str, str]] = {
         "reference_date": "residents alive (born, not dead) on this date; ages at this date",
@@ -49,31 +61,53 @@ class RollupParams(Params):
         object.__setattr__(self, "reference_date", as_date(self.reference_date, "reference_date"))
 
 
-def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Job:
+def rollup_inputs(snapshot: Snapshot, params: RollupParams) -> dict[str, str]:
+    """The tables rollup reads, found through elements; checked against the data."""
+    tables = {
+        "registry": snapshot.source_of("resident_id"),
+        "deaths": snapshot.source_of("death_date"),
+        "enterprises": snapshot.source_of("enterprise_status"),
+    }
+    for role, elements in (("registry", ("sex", "birth_date", "division_code")),
+                           ("deaths", ("resident_id",)),
+                           ("enterprises", ("division_code", "registered_capital"))):
+        for element in elements:
+            snapshot.column_of(tables[role], element)
+    return check_inputs(snapshot, params, tables)
+
+
+def rollup(
+    session: Session, params: RollupParams | None = None, as_of=None, inputs=None, **kwargs
+) -> Job:
     """Population by level × division × sex × age band, and enterprises by level × status.
 
+    Inputs by element: the registry (resident_id's authority, with sex, birth_date and
+    division_code), the death register (death_date's) and the enterprises
+    (enterprise_status's, with division_code and registered_capital).
     Levels are county, prefecture, province and nation (division_code 0); only non-empty
     groups appear. Residents count when born on or before and not dead by the reference date.
     """
-    p = params or RollupParams(**kwargs)
-    p.check_data(session.catalog)
+    p, snapshot = prepare(session, RollupParams, params, as_of, inputs, kwargs)
+    registry, deaths, enterprises_table = rollup_inputs(snapshot, p).values()
     reference = p.reference_date
-    deaths_choice = choose("deaths", session.rows("deaths") * KEY_ROW_BYTES)
-    residents = with_resident_key(session.table(
-        "residents", columns=["resident_id", "sex", "birth_date", "division_code"],
-        filters=[("birth_date", "<=", reference)],
-    ))
-    dead = keys_of(session.table("deaths", columns=["resident_id"],
-                                 filters=[("death_date", "<=", reference)]), deaths_choice)
+    deaths_choice = choose("deaths", snapshot.rows(deaths) * KEY_ROW_BYTES)
+    order = [e for e in REGISTRY_ORDER if snapshot.entry(registry).column_of(e)]
+    # One row per person: the registry may hold an ID twice (the rule needs its order columns).
+    keys_choice = choose("registry keys", snapshot.rows(registry) * KEY_ROW_BYTES)
+    residents = unique_registry(with_resident_key(snapshot.elements(
+        registry, order, filters=[("birth_date", "<=", reference)],
+    )), keys_choice, as_side=False)[[KEY, "sex", "birth_date", "division_code"]]
+    dead = keys_of(snapshot.elements(deaths, ["resident_id"],
+                                     filters=[("death_date", "<=", reference)]), deaths_choice)
     residents = join_unique(residents, dead, deaths_choice, flag="dead")
     counties = (
         residents.map_partitions(count_alive, reference)
         .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1).reset_index()
     )
     population = roll_up(counties, ["sex", "age_band"]).map_partitions(with_band_labels)
-    enterprises = session.table(
-        "enterprises", columns=["division_code", "status", "registered_capital"]
-    )
+    enterprises = snapshot.elements(
+        enterprises_table, ["division_code", "enterprise_status", "registered_capital"]
+    ).rename(columns={"enterprise_status": "status"})
     by_county = (
         enterprises.assign(enterprises=1)
         .groupby(["division_code", "status"])[["enterprises", "registered_capital"]]
@@ -83,7 +117,7 @@ def rollup(session: Session, params: RollupParams | None = None, **kwargs) -> Jo
     return Job(
         "rollup", p,
         outputs={"population": population, "enterprises": roll_up(by_county, ["status"])},
-        tables=("residents", "deaths", "enterprises"),
+        snapshot=snapshot,
         plan=[deaths_choice],
     )
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compute.tables import TABLES, Catalog
+from compute.tables.contract import register_contract_tables
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 COUNTIES = (110101, 110105, 310104, 440305, 440306, 650102)
@@ -29,6 +30,74 @@ def with_check(body: str) -> str:
 
 def make_id(county: int, birth: dt.date, order: int) -> str:
     return with_check(f"{county}{birth:%Y%m%d}{order:03d}")
+
+
+def full_width(value: str) -> str:
+    return value.translate(str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ"))
+
+
+def wrong_check(value: str) -> str:
+    return value[:17] + ("1" if value[17] == "0" else "0")
+
+
+def plant_dirty_ids(tables: dict[str, dict[str, list]], ids: list[str]) -> None:
+    """Identifiers as hubs hold them (issue #11), planted in place and appended: rows whose IDs
+    normalise to a resident's, and IDs no normalisation makes valid."""
+    residents = {column: list(values) for column, values in tables["residents"].items()}
+    insured, medical = tables["insured_persons"], tables["medical_insured"]
+
+    def add_resident(resident_id: str | None, like: int, **changes: object) -> None:
+        for column, values in residents.items():
+            values.append(changes.get(column, resident_id if column == "resident_id"
+                                      else values[like]))
+
+    # The registry: a person held twice (full-width, born a day earlier and renamed: that row
+    # is kept), one held twice exactly but for sex (the smaller is kept), an elderly one held
+    # padded too (born a day earlier: kept), invalid IDs.
+    twice = ids.index(insured["resident_id"][11])
+    add_resident(full_width(ids[twice]), twice, name=residents["name"][twice] + "明",
+                 birth_date=residents["birth_date"][twice] - dt.timedelta(days=1))
+    exact = next(i for i in range(1, len(ids), 2) if ids[i] in medical["resident_id"][10:])
+    add_resident(ids[exact], exact, sex=1)                              # sex 2 held first
+    elderly = next(i for i in range(24, len(ids)) if residents["birth_date"][i].year < 1940
+                   and ids[i] not in tables["deaths"]["resident_id"])
+    add_resident(" " + ids[elderly] + "\u3000", elderly,                   # eligible, padded
+                 birth_date=residents["birth_date"][elderly] - dt.timedelta(days=1))
+    add_resident(wrong_check(ids[20]), 20)                              # invalid, not held
+    add_resident("  " + ids[21][:10], 21)                               # too short, padded
+    add_resident(None, 22)                                              # no ID at all
+    add_resident(None, 23)
+    tables["residents"] = residents
+
+    # The rosters: padded, legacy 15-digit, lowercase and full-width forms of held IDs.
+    insured["resident_id"][12] = "\u3000" + insured["resident_id"][12] + " \t"
+    legacy = next(n for n in range(10, len(medical["resident_id"]) - 1)
+                  if medical["resident_id"][n][6:8] == "19")
+    medical["resident_id"][legacy] = (medical["resident_id"][legacy][:6]
+                                      + medical["resident_id"][legacy][8:17])
+    medical["resident_id"][legacy + 1] = full_width(medical["resident_id"][legacy + 1])
+    medical["resident_id"][legacy + 2] = "\xa0" + medical["resident_id"][legacy + 2].lower()
+    insured["resident_id"][13] = insured["resident_id"][13][:6] + " " + insured[
+        "resident_id"][13][6:]                                          # inner space: invalid
+
+    # Deaths: an invalid ID (kills nobody) and a padded one (kills its holder).
+    deaths = tables["deaths"]
+    dead = set(deaths["resident_id"])
+    alive = [i for i in range(40, len(ids)) if ids[i] not in dead]
+    deaths["resident_id"] += [wrong_check(ids[alive[0]]), "\u2003" + ids[alive[1]],
+                              ids[alive[2]][:6] + ids[alive[2]][8:17]]
+    deaths["death_date"] += [dt.date(2024, 6, 1)] * 3
+
+    # Payments, tax returns and enterprises: legacy and padded forms of held IDs.
+    payments = tables["benefit_payments"]["resident_id"]
+    payments[5] = payments[5][:6] + payments[5][8:17] if payments[5][6:8] == "19" else (
+        " " + payments[5])
+    payments[6] = "\t" + payments[6].lower() + "\u3000"
+    payments[7] = full_width(payments[7])
+    taxes = tables["tax_returns"]["resident_id"]
+    taxes[0], taxes[1] = " " + taxes[0], full_width(taxes[1])
+    reps = tables["enterprises"]["legal_rep_id"]
+    reps[0], reps[1] = reps[0] + "\u3000", wrong_check(reps[1])
 
 
 def write_tiny_dataset(root: Path, residents: int = 240, seed: int = 7) -> Path:
@@ -109,6 +178,8 @@ def write_tiny_dataset(root: Path, residents: int = 240, seed: int = 7) -> Path:
             extra = [5000 + i for i in range(20)]
         tables["benefit_payments"][column] = list(values) + extra
 
+    plant_dirty_ids(tables, ids)
+
     for name, columns in tables.items():
         schema = TABLES[name].schema
         directory = root / name
@@ -118,5 +189,5 @@ def write_tiny_dataset(root: Path, residents: int = 240, seed: int = 7) -> Path:
         half = table.num_rows // 2
         pq.write_table(table.slice(0, half), directory / "part-0.parquet")
         pq.write_table(table.slice(half), directory / "part-1.parquet")
-    Catalog.describe(root, tuple(tables)).write()
+    register_contract_tables(Catalog.create(root), tuple(tables))
     return root

@@ -1,38 +1,17 @@
-"""A small generated dataset, a Session on the shared 2-process cluster, and a DuckDB oracle."""
+"""A small generated dataset, a Session on the shared 2-process cluster, and the comparison."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import dask
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from rapidfuzz.distance import JaroWinkler
-from stdnum.cn import ric
 
 from compute.generate import generate
 from compute.session import Session
 from compute.tables import Catalog
-
-PROVINCES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45,
-             46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}
-
-
-def reference_is_valid(value: str | None) -> bool:
-    """GB 11643-1999, written plainly for the oracle: structure, province, date, check char."""
-    if value is None or len(value) != 18:
-        return False
-    if not (value[:17].isascii() and value[:17].isdigit()) or value[17] not in "0123456789Xx":
-        return False
-    if int(value[:2]) not in PROVINCES:
-        return False
-    try:
-        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        return False
-    return born >= dt.date(1900, 1, 1) and ric.calc_check_digit(value) == value[17].upper()
 
 
 @pytest.fixture(scope="session")
@@ -52,22 +31,6 @@ def session(request, dataset, local_cluster):
     limit = "256MiB" if request.param == "planned" else "0B"
     with dask.config.set({"govgrid.join.broadcast-limit": limit}):
         yield Session(Catalog.load(dataset), local_cluster)
-
-
-@pytest.fixture(scope="session")
-def duck(dataset):
-    """DuckDB over the same Parquet files: a view per table, and the oracle's UDFs."""
-    con = duckdb.connect()
-    for table in Catalog.load(dataset).tables:
-        con.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{dataset}/{table}/*.parquet')"
-        )
-    con.create_function("valid_id", reference_is_valid, ["VARCHAR"], "BOOLEAN",
-                        null_handling="special")
-    con.create_function("jw", lambda a, b: JaroWinkler.similarity(a, b),
-                        ["VARCHAR", "VARCHAR"], "DOUBLE")
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="session")

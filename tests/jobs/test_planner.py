@@ -6,7 +6,15 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
-from compute.planner import broadcast_limit, choose, read_partitions, shape_side, split_out
+from compute.planner import (
+    broadcast_limit,
+    choose,
+    partition_limit,
+    read_partitions,
+    shape_side,
+    split_out,
+    worker_memory,
+)
 
 
 def test_broadcast_up_to_the_limit_and_shuffle_above():
@@ -32,7 +40,25 @@ def test_a_broadcast_side_is_one_partition_and_groups_reduce_to_one():
 
 def test_read_partitions_one_per_thread_more_for_big_tables_never_more_than_files():
     with dask.config.set({"govgrid.read.partition-size": "100 B"}):
-        assert read_partitions(files=8, table_bytes=50, threads=2) == 2
-        assert read_partitions(files=8, table_bytes=450, threads=2) == 5
-        assert read_partitions(files=3, table_bytes=10_000, threads=2) == 3
-        assert read_partitions(files=1, table_bytes=10, threads=4) == 1
+        assert read_partitions(files=8, memory_bytes=50, threads=2) == 2
+        assert read_partitions(files=8, memory_bytes=450, threads=2) == 5
+        assert read_partitions(files=3, memory_bytes=10_000, threads=2) == 3
+        assert read_partitions(files=1, memory_bytes=10, threads=4) == 1
+
+
+def test_limits_are_bounded_by_the_workers_memory(monkeypatch):
+    with dask.config.set({"govgrid.read.partition-size": "128MiB",
+                          "govgrid.join.broadcast-limit": "256MiB"}):
+        monkeypatch.setattr("compute.planner.worker_memory", lambda: None)
+        assert (partition_limit(), broadcast_limit()) == (128 * 2**20, 256 * 2**20)
+        monkeypatch.setattr("compute.planner.worker_memory", lambda: 2**30)
+        assert (partition_limit(), broadcast_limit()) == (32 * 2**20, 128 * 2**20)
+        # A side that fits the configured limit but not an eighth of a 1 GiB worker shuffles.
+        assert choose("registry", 200 * 2**20).strategy == "shuffle"
+        assert read_partitions(files=100, memory_bytes=2**30, threads=2) == 32
+
+
+def test_worker_memory_is_read_from_the_cluster(local_cluster):
+    limits = {w["memory_limit"] for w in
+              local_cluster.client.scheduler_info()["workers"].values()}
+    assert worker_memory() == min(limits) > 0

@@ -27,5 +27,5 @@ def test_session_closes_the_cluster_it_started(dataset):
 
 
 def test_connect_reads_the_catalog_before_starting_anything(tmp_path, dead_address):
-    with pytest.raises(CatalogError, match=r"has no catalog\.yaml"):
+    with pytest.raises(CatalogError, match=r"has no catalog \(catalog\.db\)"):
         compute.connect(data=tmp_path, scheduler=dead_address)
