@@ -1,0 +1,60 @@
+"""SQL over the catalog, planned for the cluster.
+
+    >>> query = plan(source, "SELECT province_of(division_code) AS p, COUNT(*) FROM residents "
+    ...                      "GROUP BY 1")          # parsed, optimised, planned: nothing runs
+    >>> print(query.explain())                      # steps, join strategies, partitions
+    >>> query.frame.compute()                       # or sql(source, text).compute()
+
+sqlglot parses and optimises; :mod:`compute.sql.execute` turns the optimised tree into Dask
+operations; :mod:`compute.sql.translate` compiles column expressions. Anything unsupported is
+refused by :func:`plan` with :class:`SqlError`, naming the construct and its position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask.dataframe as dd
+from sqlglot import exp
+
+from compute.sql.errors import SqlError
+from compute.sql.execute import Planner
+from compute.sql.rewrite import DIALECT, check, optimise, parse
+from compute.sql.source import TableSource
+
+__all__ = ["Query", "SqlError", "TableSource", "plan", "sql"]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A planned query: the lazy result ``frame`` and what the planner chose."""
+
+    text: str
+    optimised: exp.Expr
+    frame: dd.DataFrame
+    steps: tuple[str, ...]
+
+    def explain(self) -> str:
+        """The optimised SQL, then one line per step: scans, joins and their strategies."""
+        lines = [self.optimised.sql(dialect=DIALECT, pretty=True), "", "plan:"]
+        lines += [f"  {step}" for step in self.steps]
+        lines.append(f"  result: {self.frame.npartitions} partition(s)")
+        return "\n".join(lines)
+
+
+def plan(source: TableSource, query: str) -> Query:
+    """Parse, optimise and plan ``query`` over ``source``'s tables; nothing is computed.
+
+    Raises SqlError for invalid or unsupported SQL, CatalogError for an unknown table.
+    """
+    tree = parse(query)
+    check(tree)
+    optimised = optimise(tree, source)
+    planner = Planner(source)
+    relation = planner.query(optimised)
+    return Query(query, optimised, relation.frame, tuple(planner.steps))
+
+
+def sql(source: TableSource, query: str) -> dd.DataFrame:
+    """The lazy result of ``query`` over ``source`` (see :func:`plan`)."""
+    return plan(source, query).frame

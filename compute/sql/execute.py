@@ -1,0 +1,989 @@
+"""The optimised query as Dask operations: one method per step kind, nothing computed.
+
+:class:`Planner` walks sqlglot's optimised tree (leaves first, like sqlglot's executor walks
+its plan): ``scan`` reads a table (columns and simple predicates pushed into the read),
+``join`` merges two relations (broadcast or hash-shuffle, :func:`compute.planner.choose`),
+``aggregate`` groups (grouping sets included), ``window`` computes OVER clauses, ``sort``
+orders (a top-k per partition under a LIMIT) and ``set_operation`` combines queries. Column
+expressions go through :mod:`compute.sql.translate`. Every unsupported construct raises
+:class:`SqlError` here, before any task runs.
+
+A relation's columns are labelled ``"alias.column"`` inside a SELECT and by their output
+names between queries.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import dask.config
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from dask.utils import format_bytes
+from sqlglot import exp
+from sqlglot.optimizer.scope import find_all_in_scope
+
+import kernels
+from compute.planner import JoinChoice, choose, split_out
+from compute.sql.errors import SqlError, unsupported
+from compute.sql.rewrite import NULL_AWARE
+from compute.sql.source import Filter, TableSource
+from compute.sql.translate import (
+    Fn,
+    column_key,
+    compile_expression,
+    constant,
+    evaluate,
+    true_rows,
+)
+
+# Elements whose values are identifiers: joined on packed int64 keys, by the element's kernel.
+PACKERS: dict[str, Callable[[Any], Any]] = {
+    "resident_id": kernels.pack_resident_id,
+    "legal_rep_id": kernels.pack_resident_id,
+    "uscc": kernels.pack_uscc,
+}
+AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
+WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *AGGREGATES)
+SCAN_OPERATORS = {exp.EQ: "==", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<",
+                  exp.LTE: "<="}
+STRATEGIES = ("auto", "broadcast", "shuffle")
+ROW_ID = "_row"
+
+
+@dataclass
+class Relation:
+    """A lazy frame, what its labels hold (data elements) and an upper bound of its rows."""
+
+    frame: dd.DataFrame
+    rows: int
+    elements: dict[str, str] = field(default_factory=dict)
+
+    def labels(self) -> dict[str, str]:
+        return {label: label for label in self.frame.columns}
+
+
+class Planner:
+    """Builds the Dask graph of one optimised query; ``steps`` says what it chose."""
+
+    def __init__(self, source: TableSource) -> None:
+        self.source = source
+        self.steps: list[str] = []
+        self.ctes: list[dict[str, Relation]] = [{}]
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def query(self, node: exp.Expr) -> Relation:
+        """A SELECT, set operation or parenthesised query, labelled by output names."""
+        if isinstance(node, exp.Subquery):
+            return self.query(node.this)
+        self.ctes.append(dict(self.ctes[-1]))
+        try:
+            for cte in (node.args.get("with_") or exp.With()).expressions:
+                self.ctes[-1][cte.alias_or_name] = _renamed(self.query(cte.this), cte.args["alias"])
+            if isinstance(node, exp.Select):
+                return self.select(node)
+            if isinstance(node, exp.SetOperation):
+                return self.set_operation(node)
+            raise unsupported(node)
+        finally:
+            self.ctes.pop()
+
+    def select(self, node: exp.Select) -> Relation:
+        """FROM, JOINs, WHERE, GROUP BY / HAVING, windows, SELECT list, DISTINCT, ORDER/LIMIT."""
+        for key in ("qualify", "connect", "prewhere", "sample", "laterals", "match"):
+            if node.args.get(key):
+                raise unsupported(node, key.upper())
+        where = node.args.get("where")
+        conjuncts = _conjuncts(where.this) if where else []
+        from_ = node.args.get("from_")
+        if from_ is None:
+            relation = Relation(dd.from_pandas(pd.DataFrame({"_one": [1]}), npartitions=1), 1)
+        else:
+            relation = self.relation(from_.this, node, conjuncts)
+        for join in node.args.get("joins", []):
+            relation = self.join(relation, join, node)
+        if conjuncts:
+            relation = self.filter(relation, exp.and_(*conjuncts))
+        outputs = list(node.expressions)
+        order = list((node.args.get("order") or exp.Order()).expressions)
+        having = node.args.get("having")
+        group = node.args.get("group")
+        if group is not None or any(_aggregates(e) for e in [*outputs, *order]) or having:
+            relation, outputs, order, having_expr = self.aggregate(
+                relation, group, outputs, order, having.this if having else None)
+            if having_expr is not None:
+                relation = self.filter(relation, having_expr)
+        relation, outputs, order = self.window(relation, outputs, order)
+        names = [e.alias_or_name for e in outputs]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise SqlError(f"output column names repeat: {sorted(duplicates)}", "select list")
+        distinct = node.args.get("distinct") is not None
+        relation, keys = self.project(relation, outputs, order, distinct)
+        if distinct:
+            if node.args["distinct"].args.get("on"):
+                raise unsupported(node.args["distinct"], "DISTINCT ON")
+            relation.frame = relation.frame.drop_duplicates(split_out=self._split(relation))
+        return self.sort(relation, keys, node, names)
+
+    def set_operation(self, node: exp.SetOperation) -> Relation:
+        """UNION [ALL], INTERSECT and EXCEPT (distinct); columns matched by position."""
+        left, right = self.query(node.this), self.query(node.expression)
+        names = list(left.frame.columns)
+        if len(right.frame.columns) != len(names):
+            raise SqlError(
+                f"{node.key.upper()}: the queries have {len(names)} and "
+                f"{len(right.frame.columns)} columns", node.key.upper())
+        mine = left.frame
+        other = right.frame.rename(columns=dict(zip(right.frame.columns, names, strict=True)))
+        casts = {n: c for n in names if (c := _common_dtype(mine.dtypes[n], other.dtypes[n]))}
+        if casts:
+            mine, other = mine.astype(casts), other.astype(casts)
+        distinct = node.args.get("distinct", True)
+        if isinstance(node, exp.Union):
+            frame = dd.concat([mine, other])
+            if distinct:
+                frame = frame.drop_duplicates(split_out=True)
+            rows = left.rows + right.rows
+        elif not distinct:
+            raise unsupported(node, f"{node.key.upper()} ALL")
+        else:
+            # NULLs are equal here (set semantics), as in pandas' merge on NaN keys.
+            theirs = other.drop_duplicates(split_out=True).assign(_hit=True)
+            merged = mine.drop_duplicates(split_out=True).merge(theirs, on=names, how="left")
+            frame = merged.map_partitions(_matched, isinstance(node, exp.Intersect),
+                                          meta=merged._meta.drop(columns="_hit"))
+            rows = left.rows
+        self.steps.append(f"set operation {node.key.upper()}{'' if distinct else ' ALL'}")
+        relation = Relation(frame, rows)
+        order = (node.args.get("order") or exp.Order()).expressions
+        labels = {n: n for n in names}
+        keys = [(compile_expression(o.this, labels), o) for o in order]
+        relation, sort_keys = self._with_keys(relation, keys)
+        return self.sort(relation, sort_keys, node, names)
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def relation(self, node: exp.Expr, select: exp.Select, conjuncts: Sequence[exp.Expr]
+                 ) -> Relation:
+        """A FROM or JOIN item: a base table, a CTE or a derived table, labelled by alias."""
+        if isinstance(node, exp.Subquery):
+            return _qualified(self.query(node.this), node.args.get("alias"), node.alias_or_name)
+        if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
+            raise unsupported(node, f"{node.key.upper()} as a table")
+        cte = self.ctes[-1].get(node.name) if not node.args.get("db") else None
+        if cte is not None:
+            return _qualified(cte, node.args.get("alias"), node.alias_or_name)
+        return self.scan(node, select, conjuncts)
+
+    def scan(self, node: exp.Table, select: exp.Select, conjuncts: Sequence[exp.Expr]
+             ) -> Relation:
+        """Read the columns ``select`` uses of table ``node``, pushing simple predicates."""
+        alias, table = node.alias_or_name, node.name
+        schema = self.source.schema(table)
+        used = {c.name for c in _columns_in_scope(select) if c.table == alias}
+        columns = [n for n in schema.names if n in used] or schema.names[:1]
+        filters = [f for c in conjuncts if (f := _scan_filter(c, alias, schema)) is not None]
+        frame = self.source.scan(table, columns, filters or None)
+        frame = frame.rename(columns={c: f"{alias}.{c}" for c in columns})
+        elements = {f"{alias}.{c}": e for c in columns
+                    if (e := self.source.element(table, c)) is not None}
+        self.steps.append(
+            f"scan {table} AS {alias}: columns {columns}, filters {filters or 'none'}, "
+            f"{frame.npartitions} partitions")
+        return Relation(frame, self.source.rows(table), elements)
+
+    # -- joins ------------------------------------------------------------------------------
+
+    def join(self, left: Relation, join: exp.Join, select: exp.Select) -> Relation:
+        """Inner, outer, semi, anti or cross join of ``left`` with the join's item."""
+        if join.args.get("using"):
+            raise unsupported(join, "JOIN ... USING")
+        kind, side = (join.kind or "").upper(), (join.side or "").upper()
+        on = join.args.get("on")
+        conditions = _conjuncts(on) if on is not None else []
+        # ON terms of an inner or left join filter the joined table: they may reach its scan
+        right = self.relation(join.this, select, conditions if side in ("", "LEFT") else [])
+        how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer"}.get(side, "inner")
+        if kind in ("SEMI", "ANTI") and side not in ("", "LEFT"):
+            raise unsupported(join, f"{side} {kind} JOIN")
+        labels = (set(left.frame.columns), set(right.frame.columns))
+        equi, residual, right_only, left_only = [], [], [], []
+        for condition in conditions:
+            sides = _sides(condition, *labels, join)
+            pair = _equi_pair(condition, *labels, join) if sides == {"left", "right"} else None
+            if pair is not None:
+                equi.append(pair)
+            elif sides == {"right"}:
+                right_only.append(condition)
+            elif sides == {"left"}:
+                left_only.append(condition)
+            else:
+                residual.append(condition)
+        if right_only and how in ("inner", "left"):
+            right = self.filter(right, exp.and_(*right_only))
+        elif right_only:
+            residual += right_only
+        if left_only and how in ("inner", "right") and kind not in ("SEMI", "ANTI"):
+            left = self.filter(left, exp.and_(*left_only))
+        elif left_only:
+            residual += left_only
+        if residual and how != "inner":
+            raise unsupported(join, f"{side} JOIN with a condition other than equalities "
+                                    "and conditions on the joined table alone")
+        name = f"{kind or side or 'INNER'} JOIN {join.this.alias_or_name}"
+        if kind in ("SEMI", "ANTI"):
+            return self._semi(left, right, equi, residual, kind, join.this.alias_or_name, name)
+        return self._merge(left, right, equi, residual, how, name)
+
+    def _merge(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]],
+               residual: list[exp.Expr], how: str, name: str) -> Relation:
+        left, right, left_keys, right_keys = self._keys(left, right, equi)
+        if not equi:  # a cross join: one constant key
+            left_keys, right_keys = ["_lk0"], ["_rk0"]
+            left = Relation(left.frame.assign(_lk0=0), left.rows, left.elements)
+            right = Relation(right.frame.assign(_rk0=0), right.rows, right.elements)
+        # SQL never matches NULL keys (pandas would): they leave the sides not preserved,
+        # and the rows of a FULL join's sides with NULL keys are added back unmatched.
+        kept_left = left.frame if how == "left" else left.frame.dropna(subset=left_keys)
+        kept_right = right.frame if how == "right" else right.frame.dropna(subset=right_keys)
+        choice, small = self._choose(name, left, right, how)
+        frame = _shape(kept_left, choice, small == "left").merge(
+            _shape(kept_right, choice, small == "right"), how=how, left_on=left_keys,
+            right_on=right_keys, broadcast=choice.strategy == "broadcast",
+        )
+        if how == "outer":
+            frame = dd.concat([frame, *(side.map_partitions(_null_keys, keys, meta=side._meta)
+                                        for side, keys in ((left.frame, left_keys),
+                                                           (right.frame, right_keys)))])
+        frame = frame.drop(columns=[*left_keys, *right_keys])
+        relation = Relation(frame, _join_rows(left.rows, right.rows, how, bool(equi)),
+                            {**left.elements, **right.elements})
+        self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
+        return self.filter(relation, exp.and_(*residual)) if residual else relation
+
+    def _semi(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]],
+              residual: list[exp.Expr], kind: str, alias: str, name: str) -> Relation:
+        """Rows of ``left`` with (SEMI) or without (ANTI) a match in ``right``."""
+        columns = list(left.frame.columns)
+        left, right, left_keys, right_keys = self._keys(left, right, equi)
+        choice, _ = self._choose(name, left, right, "left")
+        frame = left.frame
+        if residual:  # match pairs first, then keep the ids of the rows with a match
+            frame = frame.map_partitions(_with_row_ids, meta=_with_row_ids(frame._meta))
+            pairs = frame.dropna(subset=left_keys).merge(
+                _shape(right.frame.dropna(subset=right_keys), choice, True),
+                left_on=left_keys, right_on=right_keys, broadcast=choice.strategy == "broadcast")
+            matched = self.filter(Relation(pairs, left.rows), exp.and_(*residual)).frame
+            found, keys, found_keys = matched[[ROW_ID]].drop_duplicates(split_out=True), \
+                [ROW_ID], [ROW_ID]
+        elif equi:
+            found = right.frame[right_keys].dropna().drop_duplicates(split_out=True)
+            keys, found_keys = left_keys, right_keys
+        else:  # [NOT] EXISTS without correlation: whether the subquery has a row
+            found, keys, found_keys = None, [], []
+        if found is not None:
+            found = _shape(found.assign(_hit=True), choice, True)
+            frame = frame.merge(found, how="left", left_on=keys, right_on=found_keys,
+                                suffixes=("", "_found"),
+                                broadcast=choice.strategy == "broadcast")
+            frame = frame.map_partitions(_matched, kind == "SEMI", meta=frame._meta.drop(
+                columns="_hit"))
+        else:
+            any_row = right.frame.map_partitions(len).sum() > 0
+            frame = frame.map_partitions(_keep_if, any_row, kind == "SEMI", meta=frame._meta)
+        if alias.startswith(NULL_AWARE):
+            values = right.frame[right_keys[0]]
+            frame = frame.map_partitions(_not_in_nulls, values.isna().any(),
+                                         values.count() > 0, left_keys[0], meta=frame._meta)
+        self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
+        return Relation(frame[columns], left.rows, left.elements)
+
+    def _keys(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]]
+              ) -> tuple[Relation, Relation, list[str], list[str]]:
+        """Key columns ``_lk<i>`` / ``_rk<i>``; identifiers of one element packed to int64."""
+        left_fns, right_fns = {}, {}
+        for i, (a, b) in enumerate(equi):
+            left_fns[f"_lk{i}"] = compile_expression(a, left.labels())
+            right_fns[f"_rk{i}"] = compile_expression(b, right.labels())
+            packer = _packer(a, left, b, right)
+            if packer is not None:
+                left_fns[f"_lk{i}"] = _packed(left_fns[f"_lk{i}"], packer)
+                right_fns[f"_rk{i}"] = _packed(right_fns[f"_rk{i}"], packer)
+        left, right = _assigned(left, left_fns), _assigned(right, right_fns)
+        casts = {k: c for k, j in zip(left_fns, right_fns, strict=True)
+                 if (c := _common_dtype(left.frame.dtypes[k], right.frame.dtypes[j]))}
+        if casts:  # one key dtype on both sides (int32 and int64, int64 and Int64, ...)
+            left.frame = left.frame.astype(casts)
+            right.frame = right.frame.astype({j: casts[k] for k, j in zip(
+                left_fns, right_fns, strict=True) if k in casts})
+        return left, right, list(left_fns), list(right_fns)
+
+    def _choose(self, name: str, left: Relation, right: Relation, how: str
+                ) -> tuple[JoinChoice, str]:
+        """Broadcast or shuffle, from the smaller side's estimated size (or the config)."""
+        candidates = {"inner": ("left", "right"), "left": ("right",), "right": ("left",),
+                      "outer": ()}[how]
+        sizes = {"left": _bytes(left), "right": _bytes(right)}
+        small = min(candidates, key=sizes.__getitem__) if candidates else "right"
+        forced = dask.config.get("govgrid.sql.join", default="auto")
+        if forced not in STRATEGIES:
+            raise SqlError(f"govgrid.sql.join is {forced!r}; expected one of {STRATEGIES}",
+                           "govgrid.sql.join")
+        choice = choose(name, sizes[small])
+        if not candidates:  # a FULL join keeps both sides: nothing to broadcast
+            choice = replace(choice, strategy="shuffle")
+        elif forced != "auto":
+            choice = replace(choice, strategy=forced)
+        return choice, small
+
+    # -- filters, aggregation, windows, projection, sort ---------------------------------
+
+    def filter(self, relation: Relation, condition: exp.Expr) -> Relation:
+        """Rows where ``condition`` is TRUE."""
+        fn = compile_expression(condition, relation.labels())
+        frame = _mapped(relation.frame, _filter, fn)
+        return Relation(frame, relation.rows, relation.elements)
+
+    def aggregate(self, relation: Relation, group: exp.Group | None, outputs: list[exp.Expr],
+                  order: list[exp.Ordered], having: exp.Expr | None
+                  ) -> tuple[Relation, list[exp.Expr], list[exp.Ordered], exp.Expr | None]:
+        """GROUP BY (with ROLLUP, CUBE, GROUPING SETS) and the aggregates the query uses.
+
+        Returns the aggregated relation (group keys ``_g<i>``, aggregates ``_a<j>``) and the
+        SELECT list, ORDER BY and HAVING rewritten over those columns.
+        """
+        if group is not None and group.args.get("all"):  # GROUP BY ALL: the plain outputs
+            group = exp.Group(expressions=[e.unalias() for e in outputs if not _aggregates(e)])
+        keys, sets = _grouping_sets(group)
+        found: dict[exp.Expr, str] = {}
+        for expression in [*outputs, *order, *([having] if having is not None else [])]:
+            for agg in _aggregates(expression):
+                found.setdefault(agg, f"_a{len(found)}")
+        labels = relation.labels()
+        key_fns = {f"_g{i}": compile_expression(k, labels) for i, k in enumerate(keys)}
+        operand_fns, specs = {}, []
+        for agg, label in found.items():
+            if not isinstance(agg, AGGREGATES):
+                raise unsupported(agg, f"aggregate {agg.sql_name()}")
+            operand = agg.this
+            distinct = isinstance(operand, exp.Distinct)
+            if distinct:
+                if not isinstance(agg, exp.Count) or len(operand.expressions) != 1:
+                    raise unsupported(agg, f"{agg.sql_name()}(DISTINCT) other than of one "
+                                           "column in COUNT")
+                operand = operand.expressions[0]
+            if isinstance(operand, exp.Star) or operand is None:
+                specs.append((label, "size", None, False))
+                continue
+            operand_label = f"_o{len(operand_fns)}"
+            operand_fns[operand_label] = compile_expression(operand, labels)
+            specs.append((label, _AGG_NAMES[type(agg)], operand_label, distinct))
+        fns = {**key_fns, **operand_fns}
+        frame = _mapped(relation.frame, _project, fns)
+        split = self._split(relation)
+        pieces = [_aggregate_set(frame, [f"_g{i}" for i in s], list(key_fns), specs, split)
+                  for s in sets]
+        result = pieces[0] if len(pieces) == 1 else dd.concat(pieces)
+        self.steps.append(
+            f"aggregate {len(specs)} value(s) by {len(keys)} key(s)"
+            f"{f' in {len(sets)} grouping sets' if len(sets) > 1 else ''}, split_out={split}")
+        rewrite = _aggregated(keys, found)
+        elements = {f"_g{i}": relation.elements[column_key(k)] for i, k in enumerate(keys)
+                    if isinstance(k, exp.Column) and column_key(k) in relation.elements}
+        return (Relation(result, relation.rows, elements), [rewrite(e) for e in outputs],
+                [rewrite(o) for o in order], rewrite(having) if having is not None else None)
+
+    def window(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered]
+               ) -> tuple[Relation, list[exp.Expr], list[exp.Ordered]]:
+        """OVER clauses: ROW_NUMBER, RANK, DENSE_RANK and SUM/COUNT/AVG/MIN/MAX."""
+        windows: dict[exp.Window, str] = {}
+        for expression in [*outputs, *order]:
+            for node in expression.find_all(exp.Window):
+                windows.setdefault(node, f"_w{len(windows)}")
+        if not windows:
+            return relation, outputs, order
+        frame, labels = relation.frame, relation.labels()
+        for node, label in windows.items():
+            frame = self._window(frame, labels, node, label)
+            labels[label] = label
+        rewrite = _replacing({node: label for node, label in windows.items()})
+        self.steps.append(f"window {len(windows)} function(s)")
+        return (Relation(frame, relation.rows, relation.elements), [rewrite(e) for e in outputs],
+                [rewrite(o) for o in order])
+
+    def _window(self, frame: dd.DataFrame, labels: dict[str, str], node: exp.Window,
+                label: str) -> dd.DataFrame:
+        function = node.this
+        if not isinstance(function, WINDOW_FUNCTIONS) or isinstance(function.this, exp.Distinct):
+            raise unsupported(node, f"window function {function.sql_name()}")
+        spec = node.args.get("spec")
+        extent = _FRAMES.get(spec.sql().upper() if spec is not None else None)
+        if extent is None:
+            raise unsupported(spec, f"window frame {spec.sql()}")
+        partition = node.args.get("partition_by") or []
+        ordered = (node.args.get("order") or exp.Order()).expressions
+        fns = {f"{label}_p{i}": compile_expression(e, labels) for i, e in enumerate(partition)}
+        fns |= {f"{label}_s{i}": compile_expression(o.this, labels) for i, o in enumerate(ordered)}
+        argument = function.this if isinstance(function, AGGREGATES) else None
+        if argument is not None and not isinstance(argument, exp.Star):
+            fns[f"{label}_v"] = compile_expression(argument, labels)
+        frame = _mapped(frame, _assign, fns)
+        by = [f"{label}_p{i}" for i in range(len(partition))]
+        frame = frame.shuffle(on=by) if by else frame.repartition(npartitions=1)
+        task = _WindowTask(
+            label, by, [f"{label}_s{i}" for i in range(len(ordered))],
+            [not o.args.get("desc") for o in ordered], _function_name(function),
+            f"{label}_v" if f"{label}_v" in fns else None, extent if ordered else "partition")
+        return frame.map_partitions(task, meta=task(frame._meta)).drop(columns=list(fns))
+
+    def project(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered],
+                distinct: bool) -> tuple[Relation, list[tuple[str, bool, bool]]]:
+        """The SELECT list by output names, plus the ORDER BY keys it needs (``_s<i>``)."""
+        labels = relation.labels()
+        fns = {e.alias_or_name: compile_expression(e, labels) for e in outputs}
+        names = {e.alias_or_name for e in outputs}
+        elements = {e.alias_or_name: relation.elements[column_key(e.unalias())]
+                    for e in outputs if isinstance(e.unalias(), exp.Column)
+                    and column_key(e.unalias()) in relation.elements}
+        output_labels = {name: name for name in names}
+        keys = []
+        for i, ordered in enumerate(order):
+            key = ordered.this
+            if isinstance(key, exp.Column) and not key.table and key.name in names:
+                keys.append((key.name, ordered))
+                continue
+            if distinct:
+                raise unsupported(ordered, "ORDER BY a value not in the SELECT DISTINCT list")
+            try:
+                fns[f"_s{i}"] = compile_expression(key, labels)
+            except SqlError:
+                fns[f"_s{i}"] = compile_expression(key, output_labels)
+            keys.append((f"_s{i}", ordered))
+        frame = _mapped(relation.frame, _project, fns)
+        return Relation(frame, relation.rows, elements), [
+            (label, not o.args.get("desc"), _nulls_first(o)) for label, o in keys]
+
+    def _with_keys(self, relation: Relation, keys: list[tuple[Fn, exp.Ordered]]
+                   ) -> tuple[Relation, list[tuple[str, bool, bool]]]:
+        fns = {f"_s{i}": fn for i, (fn, _) in enumerate(keys)}
+        if not fns:
+            return relation, []
+        frame = _mapped(relation.frame, _assign, fns)
+        return Relation(frame, relation.rows), [
+            (f"_s{i}", not o.args.get("desc"), _nulls_first(o)) for i, (_, o) in enumerate(keys)]
+
+    def sort(self, relation: Relation, keys: list[tuple[str, bool, bool]], node: exp.Expr,
+             names: list[str]) -> Relation:
+        """ORDER BY / LIMIT / OFFSET: a top-k per partition under a LIMIT, else a sort."""
+        limit = _count(node.args.get("limit"), "LIMIT")
+        offset = _count(node.args.get("offset"), "OFFSET") or 0
+        frame = relation.frame
+        size = choose("sort", _bytes(relation))
+        nulls = {first for _, _, first in keys}
+        if keys and limit is None and size.strategy == "shuffle" and len(nulls) == 1:
+            # too big for one partition: Dask's sort (sampled quantiles, then a shuffle)
+            frame = frame.sort_values([k for k, _, _ in keys], ascending=[a for _, a, _ in keys],
+                                      na_position="first" if nulls.pop() else "last")
+            self.steps.append(f"sort by {len(keys)} key(s) across partitions: {size}")
+        elif keys:
+            task = _SortTask(keys, None if limit is None else limit + offset)
+            if limit is not None:
+                frame = frame.map_partitions(task, meta=frame._meta)
+                self.steps.append(f"top {limit + offset} by {len(keys)} key(s), per partition")
+            else:
+                self.steps.append(f"sort by {len(keys)} key(s) in one partition: {size}")
+            frame = frame.repartition(npartitions=1).map_partitions(task, meta=frame._meta)
+        elif limit is not None:
+            frame = frame.map_partitions(_head, limit + offset, meta=frame._meta)
+            frame = frame.repartition(npartitions=1).map_partitions(
+                _head, limit + offset, meta=frame._meta)
+        if offset:
+            frame = frame.map_partitions(_skip, offset, meta=frame._meta)
+        frame = frame[names] if list(frame.columns) != names else frame
+        rows = relation.rows if limit is None else min(relation.rows, limit)
+        return Relation(frame, rows, relation.elements)
+
+    def _split(self, relation: Relation) -> int | bool:
+        return split_out(choose("group by", _bytes(relation)))
+
+
+
+# -- helpers run on partitions (module level: they travel to the workers) -------------------
+
+_AGG_NAMES = {exp.Sum: "sum", exp.Count: "count", exp.Avg: "mean", exp.Min: "min",
+              exp.Max: "max"}
+# Window frames computed: running up to the current row and its peers (SQL's default), up
+# to the current row alone, or the whole window partition.
+_FRAMES = {
+    None: "peers",
+    "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW": "peers",
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW": "rows",
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING": "partition",
+    "RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING": "partition",
+}
+
+
+def _head(part: pd.DataFrame, n: int) -> pd.DataFrame:
+    return part.head(n)
+
+
+def _skip(part: pd.DataFrame, n: int) -> pd.DataFrame:
+    return part.iloc[n:]
+
+
+def _mapped(frame: dd.DataFrame, task: Callable[..., Any], fns: Fn | dict[str, Fn]
+            ) -> dd.DataFrame:
+    """``task`` over every partition, its meta from the empty partition: an expression that
+    cannot be evaluated on these column types is refused here, while planning."""
+    for fn in fns.values() if isinstance(fns, dict) else [fns]:
+        try:
+            evaluate(fn, frame._meta_nonempty)  # fake rows: type errors show up
+        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as error:
+            raise SqlError(f"cannot evaluate {getattr(fn, 'sql', 'an expression')} on these "
+                           f"column types: {error}", "expression") from None
+    return frame.map_partitions(task, fns, meta=task(frame._meta, fns))
+
+
+def _assign(part: pd.DataFrame, fns: dict[str, Fn]) -> pd.DataFrame:
+    return part.assign(**{label: evaluate(fn, part) for label, fn in fns.items()})
+
+
+def _project(part: pd.DataFrame, fns: dict[str, Fn]) -> pd.DataFrame:
+    return part[[]].assign(**{label: evaluate(fn, part) for label, fn in fns.items()})
+
+
+def _filter(part: pd.DataFrame, fn: Fn) -> pd.DataFrame:
+    return true_rows(fn(part), part)
+
+
+def _packer(a: exp.Expr, left: Relation, b: exp.Expr, right: Relation
+            ) -> Callable[[Any], Any] | None:
+    """The packing kernel when both keys are columns holding the same identifier element."""
+    if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
+        return None
+    packer = PACKERS.get(left.elements.get(column_key(a), ""))
+    return packer if packer is not None and PACKERS.get(
+        right.elements.get(column_key(b), "")) is packer else None
+
+
+def _common_dtype(a: Any, b: Any) -> str | None:
+    if a == b or not (pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b)):
+        return None
+    if pd.api.types.is_integer_dtype(a) and pd.api.types.is_integer_dtype(b):
+        nullable = isinstance(a, pd.api.extensions.ExtensionDtype) or isinstance(
+            b, pd.api.extensions.ExtensionDtype)
+        return "Int64" if nullable else "int64"
+    return "float64"
+
+
+def _assigned(relation: Relation, fns: dict[str, Fn]) -> Relation:
+    if not fns:
+        return relation
+    return Relation(_mapped(relation.frame, _assign, fns), relation.rows, relation.elements)
+
+
+def _packed(fn: Fn, packer: Callable[[Any], Any]) -> Fn:
+    def run(part: pd.DataFrame) -> pd.Series:
+        keys = packer(evaluate(fn, part))
+        return keys.where(keys >= 0)  # an invalid identifier never matches anything
+
+    return run
+
+
+def _with_row_ids(part: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
+    number = (partition_info or {}).get("number", 0)
+    return part.assign(**{ROW_ID: constant(1, part).cumsum() - 1 + (number << 40)})
+
+
+def _matched(part: pd.DataFrame, matched: bool) -> pd.DataFrame:
+    """The rows a left merge with a ``_hit`` column did (or did not) match."""
+    # In a task, not as a Dask filter: dask-expr would push the filter into the merge.
+    hit = part["_hit"].notna().to_numpy()
+    return part[hit if matched else ~hit].drop(columns="_hit")
+
+
+def _null_keys(part: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return part[part[keys].isna().any(axis=1)]
+
+
+def _keep_if(part: pd.DataFrame, any_row: bool, semi: bool) -> pd.DataFrame:
+    return part if bool(any_row) == semi else part.iloc[:0]
+
+
+def _not_in_nulls(part: pd.DataFrame, has_null: bool, nonempty: bool, label: str
+                  ) -> pd.DataFrame:
+    """NOT IN: no row once the subquery has a NULL; a NULL value passes only an empty one."""
+    if not nonempty:
+        return part
+    if has_null:
+        return part.iloc[:0]
+    return part[part[label].notna()]
+
+
+class _WindowTask:
+    """One window function over a partition holding whole window partitions."""
+
+    def __init__(self, label: str, by: list[str], order: list[str], ascending: list[bool],
+                 function: str, value: str | None, extent: str) -> None:
+        self.label, self.by, self.order, self.ascending = label, by, order, ascending
+        self.function, self.value, self.extent = function, value, extent
+
+    def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
+        part = part.sort_values(self.by + self.order, ascending=[True] * len(self.by)
+                                + self.ascending, kind="stable", na_position="last")
+        groups = _group_ids(part, self.by)
+        peers = _group_ids(part, self.by + self.order) if self.order else groups
+        position = constant(1, part).cumsum() - 1
+        start = position.groupby(groups).transform("min")
+        if self.function == "row_number":
+            values = position - start + 1
+        elif self.function == "rank":
+            values = position.groupby(peers).transform("min") - start + 1
+        elif self.function == "dense_rank":
+            first = ~peers.duplicated()
+            values = first.astype("int64").groupby(groups).cumsum()
+        else:
+            values = self._aggregate(part, groups, peers)
+        return part.assign(**{self.label: values})
+
+    def _aggregate(self, part: pd.DataFrame, groups: pd.Series, peers: pd.Series) -> pd.Series:
+        value = part[self.value] if self.value else constant(1, part)
+        if self.extent == "partition":
+            name = {"count_star": "size"}.get(self.function, self.function)
+            result = value.groupby(groups).transform(name)
+            return result if self.function != "sum" else result.where(
+                value.notna().groupby(groups).transform("any"))
+        counts = value.notna().astype("int64").groupby(groups).cumsum()
+        if self.function in ("count", "count_star"):
+            running = counts if self.function == "count" else \
+                constant(1, part).groupby(groups).cumsum()
+        elif self.function in ("sum", "mean"):
+            total = value.fillna(0).groupby(groups).cumsum().where(counts > 0)
+            running = total if self.function == "sum" else total / counts
+        else:
+            # a running MIN/MAX keeps its value over NULL rows (pandas would give NaN there)
+            running = getattr(value.groupby(groups), f"cum{self.function}")().groupby(
+                groups).ffill()
+        if self.extent == "rows":
+            return running
+        # RANGE ... CURRENT ROW: peers (equal ORDER BY values) share the last peer's value
+        return running.groupby(peers).transform("last")
+
+
+def _group_ids(part: pd.DataFrame, columns: list[str]) -> pd.Series:
+    if not columns:
+        return constant(0, part)
+    return part.groupby(columns, dropna=False, sort=False).ngroup()
+
+
+class _SortTask:
+    """Sort a partition (and keep its first ``limit`` rows): the same task for the per-
+    partition top-k and for the final merge of the candidates."""
+
+    def __init__(self, keys: list[tuple[str, bool, bool]], limit: int | None) -> None:
+        self.keys, self.limit = keys, limit
+
+    def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
+        # stable sorts from the last key to the first: each key its own NULLS FIRST/LAST
+        for label, ascending, nulls_first in reversed(self.keys):
+            part = part.sort_values(label, ascending=ascending, kind="stable",
+                                    na_position="first" if nulls_first else "last")
+        return part if self.limit is None else part.head(self.limit)
+
+
+def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
+                   specs: list[tuple[str, str, str | None, bool]], split: int | bool
+                   ) -> dd.DataFrame:
+    """One grouping set: aggregates by ``keys``; the other group keys NULL."""
+    grouped_frame = frame if keys else frame.assign(_k=0)
+    by = keys or ["_k"]
+    plain = [(label, how, operand) for label, how, operand, distinct in specs if not distinct]
+    named = {}
+    for label, how, operand in plain:
+        if how == "size":
+            named[label] = (by[0], "size")
+        else:
+            named[label] = (operand, how)
+            if how == "sum":  # SUM of no non-NULL value is NULL
+                named[f"{label}_n"] = (operand, "count")
+    if not named:
+        named["_n"] = (by[0], "size")
+    result = grouped_frame.groupby(by, dropna=False).agg(
+        **named, split_out=split if keys else 1).reset_index()
+    for label, how, _ in plain:
+        if how == "sum":
+            result = result.assign(**{label: result[label].where(result[f"{label}_n"] > 0)})
+            result = result.drop(columns=f"{label}_n")
+    for label, _, operand, distinct in specs:
+        if distinct:
+            unique = grouped_frame[[*by, operand]].drop_duplicates(split_out=split if keys else 1)
+            counts = unique.groupby(by, dropna=False)[operand].count().rename(label).reset_index()
+            result = result.merge(counts, on=by, how="left")
+    if not keys:
+        defaults = {label: 0 if how in ("size", "count") else np.nan
+                    for label, how, _, _ in specs}
+        result = result.repartition(npartitions=1).map_partitions(
+            _one_row, defaults, meta=result._meta).drop(columns=["_k"])
+    missing = [k for k in all_keys if k not in keys]
+    if missing:
+        result = result.assign(**{k: np.nan for k in missing})
+    return result[[*all_keys, *(label for label, _, _, _ in specs)]]
+
+
+def _one_row(part: pd.DataFrame, defaults: dict[str, Any]) -> pd.DataFrame:
+    """A global aggregate has one row even over no input rows."""
+    if len(part):
+        return part
+    row = {c: [defaults.get(c, 0)] for c in part.columns}
+    return type(part)(row).astype({c: part[c].dtype for c in part.columns
+                                     if c not in defaults or defaults[c] == 0})
+
+
+# -- tree helpers ---------------------------------------------------------------------------
+
+
+def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:
+    """The AND-ed terms of ``condition``, plus the terms every branch of an OR shares.
+
+    ``(k = k2 AND a) OR (k = k2 AND b)`` implies ``k = k2``: stating it makes an equi-join
+    of what would be a cross join (TPC-H Q19) and lets single-table terms reach the scan.
+    """
+    if isinstance(condition, exp.Boolean) and condition.this:
+        return []
+    terms = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+    for term in list(terms):
+        if isinstance(term, exp.Or):
+            branches = [list(b.flatten()) if isinstance(b, exp.And) else [b]
+                        for b in term.flatten()]
+            shared = [t for t in branches[0] if all(t in b for b in branches[1:])]
+            terms += [t.copy() for t in shared if t not in terms]
+    return terms
+
+
+def _aggregates(expression: exp.Expr) -> list[exp.AggFunc]:
+    """The aggregate calls of ``expression``, not those inside window functions."""
+    return [node for node in expression.find_all(exp.AggFunc)
+            if node.find_ancestor(exp.Window, exp.AggFunc) is None]
+
+
+def _grouping_sets(group: exp.Group | None) -> tuple[list[exp.Expr], list[list[int]]]:
+    """All group keys and the grouping sets over them, as indices into the keys."""
+    if group is None:
+        return [], [[]]
+    keys: list[exp.Expr] = []
+
+    def index(expression: exp.Expr) -> int:
+        expression = expression.unnest() if isinstance(expression, exp.Paren) else expression
+        if expression not in keys:
+            keys.append(expression)
+        return keys.index(expression)
+
+    def items(node: exp.Expr) -> list[int]:
+        if isinstance(node, exp.Tuple):
+            return [index(e) for e in node.expressions]
+        return [index(node)]
+
+    sets: list[list[int]] = [[]]
+    for expression in group.expressions:
+        if isinstance(expression, exp.Rollup):
+            columns = [items(e) for e in expression.expressions]
+            options = [list(itertools.chain(*columns[:n])) for n in range(len(columns), -1, -1)]
+        elif isinstance(expression, exp.Cube):
+            columns = [items(e) for e in expression.expressions]
+            options = [list(itertools.chain(*itertools.compress(columns, mask)))
+                       for mask in itertools.product([1, 0], repeat=len(columns))]
+        elif isinstance(expression, exp.GroupingSets):
+            options = [items(e) if not isinstance(e, exp.Tuple) or e.expressions else []
+                       for e in expression.expressions]
+        else:
+            options = [[index(expression)]]
+        sets = [s + o for s in sets for o in options]
+    return keys, [sorted(set(s)) for s in sets]
+
+
+def _aggregated(keys: list[exp.Expr], found: dict[exp.Expr, str]
+                ) -> Callable[[exp.Expr], exp.Expr]:
+    """Rewrite an expression over the aggregated relation: aggregates and group keys become
+    its columns; a column neither grouped nor aggregated is refused."""
+    replacements = {**found, **{k: f"_g{i}" for i, k in enumerate(keys)}}
+
+    labels = set(replacements.values())
+
+    def rewrite(expression: exp.Expr) -> exp.Expr:
+        result = _replacing(replacements)(expression)
+        ordered = isinstance(result, exp.Ordered)
+        for column in result.find_all(exp.Column):
+            # an unqualified name in ORDER BY is an output column
+            if column.name not in labels and (column.table or not ordered):
+                raise unsupported(column, f"column {column.sql()} neither grouped nor "
+                                          "aggregated")
+        return result
+
+    return rewrite
+
+
+def _replacing(replacements: dict[exp.Expr, str]) -> Callable[[exp.Expr], exp.Expr]:
+    def replace(node: exp.Expr) -> exp.Expr:
+        label = replacements.get(node)
+        if label is not None and not isinstance(node, exp.Alias):
+            return exp.column(label)
+        return node
+
+    def rewrite(expression: exp.Expr) -> exp.Expr:
+        return expression.copy().transform(replace)
+
+    return rewrite
+
+
+def _columns_in_scope(select: exp.Select) -> Iterable[exp.Column]:
+    """The columns of ``select`` itself, not of its subqueries' own scopes."""
+    return find_all_in_scope(select, exp.Column)
+
+
+def _scan_filter(condition: exp.Expr, alias: str, schema: Any) -> Filter | None:
+    """``condition`` as a pyarrow filter term on ``alias``'s table, when it is one."""
+    op = SCAN_OPERATORS.get(type(condition))
+    if op is not None:
+        column, value = condition.this, condition.expression
+        if isinstance(value, exp.Column) and not isinstance(column, exp.Column):
+            column, value = value, column
+            op = {">": "<", "<": ">", ">=": "<=", "<=": ">="}.get(op, op)
+        values = [value]
+    elif isinstance(condition, exp.In) and not condition.args.get("query"):
+        column, values, op = condition.this, condition.expressions, "in"
+    else:
+        return None
+    if not isinstance(column, exp.Column) or column.table != alias:
+        return None
+    index = schema.get_field_index(column.name)
+    if index < 0:
+        return None
+    arrow = schema.field(index).type
+    if pa.types.is_date(arrow):
+        parsed = [_date_literal(v) for v in values]
+    elif pa.types.is_integer(arrow) or pa.types.is_floating(arrow):
+        parsed = [_number_literal(v) for v in values]
+    elif pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        parsed = [v.this if isinstance(v, exp.Literal) and v.is_string else None for v in values]
+    else:
+        return None
+    if any(p is None for p in parsed):
+        return None
+    return (column.name, op, parsed if op == "in" else parsed[0])
+
+
+def _date_literal(node: exp.Expr) -> Any:
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE and isinstance(
+            node.this, exp.Literal) and node.this.is_string:
+        return pd.Timestamp(node.this.this).date()
+    return None
+
+
+def _number_literal(node: exp.Expr) -> Any:
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return int(node.this) if node.is_int else float(node.this)
+    return None
+
+
+def _sides(condition: exp.Expr, left: set[str], right: set[str], join: exp.Join) -> set[str]:
+    sides = set()
+    for column in condition.find_all(exp.Column):
+        key = column_key(column)
+        if key in left:
+            sides.add("left")
+        elif key in right:
+            sides.add("right")
+        else:
+            raise unsupported(column, f"column {column.sql()} in the condition of "
+                                      f"{join.this.alias_or_name}")
+    return sides
+
+
+def _described(choice: JoinChoice) -> str:
+    """The planner's reason, or that the strategy was forced (or the only one possible)."""
+    decided = "broadcast" if choice.estimated_bytes <= choice.limit else "shuffle"
+    if decided == choice.strategy:
+        return str(choice)
+    forced = dask.config.get("govgrid.sql.join", default="auto")
+    why = "forced by govgrid.sql.join" if forced == choice.strategy else "FULL join"
+    return f"{choice.strategy} ({why}; {format_bytes(choice.estimated_bytes)})"
+
+
+def _equi_pair(condition: exp.Expr, left: set[str], right: set[str], join: exp.Join
+               ) -> tuple[exp.Expr, exp.Expr] | None:
+    """(left key, right key) of ``a = b`` with each side over one relation, else None."""
+    if not isinstance(condition, exp.EQ):
+        return None
+    first = _sides(condition.this, left, right, join)
+    second = _sides(condition.expression, left, right, join)
+    if first == {"left"} and second == {"right"}:
+        return condition.this, condition.expression
+    if first == {"right"} and second == {"left"}:
+        return condition.expression, condition.this
+    return None
+
+
+def _nulls_first(ordered: exp.Ordered) -> bool:
+    return bool(ordered.args.get("nulls_first"))
+
+
+def _count(node: exp.Expr | None, what: str) -> int | None:
+    if node is None:
+        return None
+    value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+    if not (isinstance(value, exp.Literal) and value.is_int):
+        raise unsupported(node, f"{what} other than an integer literal")
+    return int(value.this)
+
+
+def _function_name(function: exp.Expr) -> str:
+    if isinstance(function, exp.Count) and isinstance(function.this, exp.Star):
+        return "count_star"
+    return {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank",
+            **_AGG_NAMES}[type(function)]
+
+
+def _renamed(relation: Relation, alias: exp.TableAlias | None) -> Relation:
+    """A query's relation under the column names of ``AS name (a, b)``."""
+    names = [c.name for c in alias.columns] if isinstance(alias, exp.TableAlias) else []
+    if not names:
+        return relation
+    if len(names) > len(relation.frame.columns):
+        raise SqlError(f"{alias.name}: {len(names)} column names for "
+                       f"{len(relation.frame.columns)} columns", "column alias list")
+    mapping = dict(zip(relation.frame.columns, names, strict=False))
+    return Relation(relation.frame.rename(columns=mapping), relation.rows,
+                    {mapping.get(k, k): v for k, v in relation.elements.items()})
+
+
+def _qualified(relation: Relation, alias: exp.TableAlias | None, name: str) -> Relation:
+    relation = _renamed(relation, alias)
+    mapping = {c: f"{name}.{c}" for c in relation.frame.columns}
+    return Relation(relation.frame.rename(columns=mapping), relation.rows,
+                    {mapping[k]: v for k, v in relation.elements.items() if k in mapping})
+
+
+def _shape(frame: dd.DataFrame, choice: JoinChoice, small: bool) -> dd.DataFrame:
+    """The broadcast side as one partition; every other side as it is."""
+    return frame.repartition(npartitions=1) if small and choice.strategy == "broadcast" \
+        else frame
+
+
+def _bytes(relation: Relation) -> int:
+    """Estimated size in memory: rows x column widths (strings counted at 32 bytes)."""
+    width = sum(32 if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+                else getattr(dtype, "itemsize", 8) for dtype in relation.frame.dtypes)
+    return relation.rows * max(width, 1)
+
+
+def _join_rows(left: int, right: int, how: str, keyed: bool) -> int:
+    if not keyed:
+        return left * right
+    return {"inner": max(left, right), "left": left, "right": right}.get(how, left + right)

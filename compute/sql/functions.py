@@ -1,0 +1,108 @@
+"""The hub's column kernels as SQL functions: name -> function of partition Series.
+
+Each takes and returns pandas (or cuDF) Series aligned with the partition; the kernels
+dispatch on where the data lives, so the same entry serves the CPU and the GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+import kernels
+from compute.tables.dtypes import DATE_DTYPE
+
+
+def valid_resident_id(ids: Any) -> Any:
+    """TRUE where the resident ID passes every check of GB 11643-1999 (NULL: FALSE)."""
+    return kernels.validate_resident_id(ids) == 0
+
+
+def resident_birth_date(ids: Any) -> Any:
+    """The birth date an ID encodes; NULL where the ID is not valid."""
+    dates = kernels.resident_id_fields(ids)["birth_date"]
+    # date32 -> timestamp[s] in Arrow first: a zero-copy route to datetime64, no Python dates.
+    return dates.astype(pd.ArrowDtype(pa.timestamp("s"))).astype(DATE_DTYPE)
+
+
+def resident_sex(ids: Any) -> Any:
+    """1 (male) or 2 (female) as the ID's order code says; NULL where the ID is not valid."""
+    return kernels.resident_id_fields(ids)["sex"].astype("float64")
+
+
+def province_of(division_code: Any) -> Any:
+    """GB/T 2260: the province code (PP0000) of a division code."""
+    return division_code // 10000 * 10000
+
+
+def normalise_resident_id(ids: Any) -> Any:
+    """The ID as the jobs match it (kernels.normalise_resident_id): surrounding white space
+    removed, full-width digits and x read as ASCII X, a 15-digit legacy ID made 18 digits;
+    an invalid ID is still normalised (test it with valid_resident_id), NULL stays NULL."""
+    return kernels.normalise_resident_id(ids)
+
+
+def id_province(ids: Any) -> Any:
+    """The province code (PP0000) of an ID's first two characters; NULL unless both are
+    ASCII digits (as integrity's by_province counts)."""
+    head = ids.str.slice(0, 2)
+    digits = (head.str.len() == 2) & head.str.slice(0, 1).between("0", "9") & \
+        head.str.slice(1, 2).between("0", "9")
+    return (pd.to_numeric(head.where(digits.fillna(False).astype(bool)), errors="coerce")
+            * 10000).astype("float64")
+
+
+def prefecture_of(division_code: Any) -> Any:
+    """GB/T 2260: the prefecture code (PPCC00) of a division code."""
+    return division_code // 100 * 100
+
+
+def age_at(birth_date: Any, reference: Any) -> Any:
+    """Completed years at ``reference``: the years between, less one before the birthday
+    (NULL where either is NULL)."""
+    birth, ref = pd.to_datetime(birth_date), pd.to_datetime(reference)
+    before = (birth.dt.month > ref.dt.month) | (
+        (birth.dt.month == ref.dt.month) & (birth.dt.day > ref.dt.day))
+    return (ref.dt.year - birth.dt.year - before.astype("int64")).astype("float64")
+
+
+def month_index(dates: Any) -> Any:
+    """Months since year 0 (year * 12 + month - 1): equal for dates of the same month, as
+    DATE_TRUNC('month', d) is, and ordered like it (NULL for NULL)."""
+    dates = pd.to_datetime(dates)
+    return (dates.dt.year * 12 + dates.dt.month - 1).astype("float64")
+
+
+def valid_uscc(codes: Any) -> Any:
+    """TRUE where the Unified Social Credit Code passes GB 32100-2015's checks."""
+    return kernels.validate_uscc(codes) == 0
+
+
+def jaro_winkler(a: Any, b: Any) -> Any:
+    """Jaro-Winkler similarity of two strings (NULL where either is NULL)."""
+    return kernels.jaro_winkler(a, b)
+
+
+def levenshtein(a: Any, b: Any) -> Any:
+    """Levenshtein distance of two strings (NULL where either is NULL)."""
+    distances = kernels.levenshtein(a, b)
+    return distances.where(distances >= 0).astype("float64")
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "valid_resident_id": valid_resident_id,
+    "resident_birth_date": resident_birth_date,
+    "resident_sex": resident_sex,
+    "province_of": province_of,
+    "prefecture_of": prefecture_of,
+    "normalise_resident_id": normalise_resident_id,
+    "id_province": id_province,
+    "age_at": age_at,
+    "month_index": month_index,
+    "valid_uscc": valid_uscc,
+    "jaro_winkler": jaro_winkler,
+    "levenshtein": levenshtein,
+}

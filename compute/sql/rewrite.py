@@ -1,0 +1,206 @@
+"""Parse, check and optimise a query with sqlglot, before any Dask graph is built.
+
+The optimiser is sqlglot's own rule list with one rule in front of ``unnest_subqueries``:
+:func:`semi_joins` turns ``[NOT] EXISTS`` and ``[NOT] IN`` subqueries of a WHERE clause into
+SEMI / ANTI joins (their correlated conditions become the join condition, equalities and
+others alike). sqlglot's own unnesting handles what remains (scalar subqueries), and would
+otherwise turn a correlated non-equality (TPC-H Q21) into array aggregates.
+A NOT IN becomes an ANTI join whose alias starts with :data:`NULL_AWARE`: SQL's NOT IN is
+NULL (so false) for every row once the subquery yields a NULL, and the executor honours it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.optimizer import optimizer
+from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
+
+from compute.sql.errors import SqlError, unsupported
+from compute.sql.functions import FUNCTIONS
+from compute.sql.source import TableSource
+
+DIALECT = "duckdb"
+NULL_AWARE = "_notin_"
+
+
+def parse(query: str) -> exp.Expr:
+    """The query's syntax tree; a syntax error or more than one statement is a SqlError."""
+    try:
+        statements = sqlglot.parse(query, read=DIALECT)
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        raise SqlError(
+            f"invalid SQL: {first.get('description', error)}", "syntax",
+            first.get("line"), first.get("col"),
+        ) from None
+    statements = [s for s in statements if s is not None]
+    if len(statements) != 1:
+        raise SqlError(f"expected one statement, got {len(statements)}", "statement")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise unsupported(statement, f"statement {statement.key.upper()}")
+    return statement
+
+
+def check(tree: exp.Expr) -> None:
+    """Refuse, with their position, the constructs that are known unsupported."""
+    for node in tree.walk():
+        if isinstance(node, exp.With) and node.args.get("recursive"):
+            raise unsupported(node, "recursive CTE (WITH RECURSIVE)")
+        if isinstance(node, exp.Lateral):
+            raise unsupported(node, "LATERAL join")
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
+            raise unsupported(node, f"table function {node.this.sql_name()}")
+        if isinstance(node, (exp.Unnest, exp.Values, exp.Pivot)):
+            raise unsupported(node, node.key.upper())
+        if isinstance(node, exp.Anonymous) and node.name.lower() not in FUNCTIONS:
+            raise unsupported(node, f"unknown function {node.name}")
+        if _is_scalar_subquery(node) and not _one_row(node.this):
+            # sqlglot would unnest it into a join, repeating rows instead of failing
+            raise unsupported(node, "scalar subquery that may return more than one row "
+                                    "(aggregate it, or LIMIT 1)")
+
+
+def _is_scalar_subquery(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Subquery) and not isinstance(
+        node.parent, (exp.From, exp.Join, exp.In, exp.Exists, exp.CTE, exp.SetOperation,
+                      exp.Subquery, exp.Lateral)) and node.parent is not None
+
+
+def _one_row(query: exp.Expr) -> bool:
+    """Whether ``query`` returns at most one row whatever the data."""
+    if not isinstance(query, exp.Select):
+        return False
+    limit = query.args.get("limit")
+    if limit is not None and limit.expression.name == "1":
+        return True
+    return query.args.get("group") is None and all(
+        any(a.find_ancestor(exp.Window) is None for a in e.find_all(exp.AggFunc))
+        for e in query.expressions)
+
+
+def optimise(tree: exp.Expr, source: TableSource) -> exp.Expr:
+    """The optimised, fully qualified tree, with the tables' schemas from ``source``."""
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    tables = {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+    schema = {name: _sql_types(source.schema(name)) for name in sorted(tables)}
+    rules = []
+    for rule in optimizer.RULES:
+        if rule is unnest_subqueries:
+            rules.append(semi_joins)
+        rules.append(rule)
+    try:
+        return optimizer.optimize(tree, schema=schema, dialect=DIALECT, rules=rules)
+    except sqlglot.errors.OptimizeError as error:
+        raise SqlError(f"invalid query: {error}", "query") from None
+
+
+def semi_joins(expression: exp.Expr) -> exp.Expr:
+    """[NOT] EXISTS / [NOT] IN conjuncts of WHERE clauses as SEMI / ANTI joins."""
+    names = (f"_sq_{n}" for n in itertools.count())
+    for select in list(expression.find_all(exp.Select)):
+        where = select.args.get("where")
+        if where is None:
+            continue
+        kept, joins = [], []
+        for conjunct in _terms(where):
+            join = _as_join(conjunct, select, next(names))
+            if join is None:
+                kept.append(conjunct)
+            else:
+                joins.append(join)
+        if joins:
+            select.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+            select.set("joins", [*select.args.get("joins", []), *joins])
+    return expression
+
+
+def _as_join(conjunct: exp.Expr, outer: exp.Select, name: str) -> exp.Join | None:
+    negated = isinstance(conjunct, exp.Not)
+    predicate = conjunct.this if negated else conjunct
+    if isinstance(predicate, exp.Exists):
+        inner, value = predicate.this, None
+    elif isinstance(predicate, exp.In) and predicate.args.get("query") is not None:
+        inner, value = predicate.args["query"].unnest(), predicate.this
+    else:
+        return None
+    if not isinstance(inner, exp.Select) or inner.args.get("with_"):
+        return None
+    inner = inner.copy()
+    local = _sources(inner)
+    outer_sources = _sources(outer)
+    # the subquery's conditions on columns from outside it are the join's condition
+    lifted, kept = [], []
+    for condition in _terms(inner.args.get("where")):
+        tables = {c.table for c in condition.find_all(exp.Column)}
+        (lifted if tables - local else kept).append(condition)
+    if any({c.table for c in cond.find_all(exp.Column)} - local - outer_sources
+           for cond in lifted):
+        return None  # correlated with a query further out: left to sqlglot
+    if lifted and (inner.args.get("group") or inner.args.get("limit")
+                   or any(e.find(exp.AggFunc) for e in inner.expressions)):
+        return None
+    if lifted and negated and value is not None:
+        # NOT IN's NULL rule holds per outer row's correlated set, not over the whole table
+        raise unsupported(conjunct, "NOT IN with a correlated subquery")
+    inner.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    alias = f"{NULL_AWARE}{name}" if negated and value is not None else name
+    projections: dict[str, exp.Expr] = {}
+    on = []
+    if value is not None:
+        projections["_v"] = inner.expressions[0].unalias()
+        on.append(exp.EQ(this=value, expression=exp.column("_v", alias)))
+    for condition in lifted:
+        condition = condition.copy()
+        for column in list(condition.find_all(exp.Column)):
+            if column.table in local:
+                label = f"_c{len(projections)}"
+                projections[label] = column.copy()
+                column.replace(exp.column(label, alias))
+        on.append(condition)
+    if not projections:
+        projections["_c0"] = exp.Literal.number(1)
+    inner.set("expressions", [exp.alias_(e, label) for label, e in projections.items()])
+    if inner.args.get("distinct") is None and not on:
+        inner.set("limit", exp.Limit(expression=exp.Literal.number(1)))
+    return exp.Join(
+        this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))),
+        kind="ANTI" if negated else "SEMI",
+        on=exp.and_(*on) if on else exp.true(),
+    )
+
+
+def _terms(where: exp.Where | None) -> list[exp.Expr]:
+    """The AND-ed terms of a WHERE clause."""
+    if where is None:
+        return []
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
+def _sources(select: exp.Select) -> set[str]:
+    from_ = select.args.get("from_")
+    items = ([from_.this] if from_ else []) + [j.this for j in select.args.get("joins", [])]
+    return {item.alias_or_name for item in items}
+
+
+def _sql_types(schema: pa.Schema) -> dict[str, str]:
+    return {field.name: _sql_type(field.type) for field in schema}
+
+
+def _sql_type(arrow: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow):
+        return "BOOLEAN"
+    if pa.types.is_integer(arrow):
+        return "BIGINT"
+    if pa.types.is_floating(arrow) or pa.types.is_decimal(arrow):
+        return "DOUBLE"
+    if pa.types.is_date(arrow):
+        return "DATE"
+    if pa.types.is_timestamp(arrow):
+        return "TIMESTAMPTZ" if arrow.tz else "TIMESTAMP"
+    return "VARCHAR"

@@ -1,0 +1,539 @@
+"""Column expressions: one translation table from sqlglot expression classes to operations on a
+partition that pandas and cuDF share.
+
+:func:`compile_expression` turns an optimised sqlglot expression into a function of one
+partition (a DataFrame whose columns are the relation's labels) returning a Series or a
+scalar. Everything is translated before anything runs: an expression class missing from
+:data:`TRANSFORMS` is refused with :class:`SqlError` naming it. Comparisons follow SQL's
+three-valued logic through the nullable ``boolean`` dtype, so ``NOT`` of a comparison with a
+NULL stays NULL and filters drop it.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlglot import exp
+
+from compute.sql.errors import SqlError, position, unsupported
+from compute.sql.functions import FUNCTIONS
+from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE
+
+Fn = Callable[[pd.DataFrame], Any]
+Compile = Callable[[exp.Expr], Fn]
+
+
+def compile_expression(node: exp.Expr, labels: Mapping[str, str]) -> Fn:
+    """``node`` as a function of a partition; ``labels`` maps column keys ("t.c" or "c")
+    to the partition's column labels."""
+
+    def compile_node(child: exp.Expr) -> Fn:
+        if isinstance(child, exp.Column):
+            return _column(child, labels)
+        translate = TRANSFORMS.get(type(child))
+        if translate is None and isinstance(child, exp.Func) and not isinstance(
+                child, (exp.AggFunc, exp.Exists)):
+            return _hub_function(child, compile_node)
+        if translate is None:
+            raise unsupported(child, _construct(child))
+        compiled = translate(child, compile_node)
+        # x NOT LIKE p and its kin are parsed as the positive form with ``negate``
+        return _negated(compiled) if child.args.get("negate") else compiled
+
+    compiled = compile_node(node)
+    compiled.sql = node.sql(dialect="duckdb")  # names the expression in evaluation errors
+    return compiled
+
+
+def _hub_function(node: exp.Func, compile_node: Compile) -> Fn:
+    """A kernel of :data:`FUNCTIONS`, whether sqlglot parsed it by name (Anonymous) or as
+    its own class (LEVENSHTEIN)."""
+    name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+    function = FUNCTIONS.get(name.lower())
+    if function is None:
+        known = "unknown" if isinstance(node, exp.Anonymous) else "unsupported"
+        raise unsupported(node, f"{known} function {name}")
+    operands = node.expressions if isinstance(node, exp.Anonymous) else [
+        v for v in node.args.values() if isinstance(v, exp.Expr)]
+    arguments = [compile_node(a) for a in operands]
+    return lambda part: function(*(_series(a(part), part) for a in arguments))
+
+
+def column_key(column: exp.Column) -> str:
+    """The key of a column reference: "table.column", or "column" when unqualified."""
+    return f"{column.table}.{column.name}" if column.table else column.name
+
+
+def evaluate(fn: Fn, part: pd.DataFrame) -> pd.Series:
+    """``fn`` over ``part`` as a Series aligned with it (scalars broadcast)."""
+    return _series(fn(part), part)
+
+
+def true_rows(mask: Any, part: pd.DataFrame) -> Any:
+    """The rows of ``part`` where ``mask`` is TRUE (FALSE and NULL drop the row)."""
+    if not is_column(mask):
+        return part if (mask is not None and mask is not pd.NA and bool(mask)) else part.iloc[:0]
+    return part[mask.fillna(False).astype(bool)]
+
+
+def _construct(node: exp.Expr) -> str:
+    if isinstance(node, exp.AggFunc):
+        return f"aggregate {node.sql_name()} here"
+    if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
+        return (f"subquery ({node.key.upper()}) here: subqueries are supported as WHERE "
+                "conjuncts ([NOT] EXISTS, [NOT] IN, comparisons) and in FROM")
+    if isinstance(node, exp.Func):
+        return f"function {node.sql_name()}"
+    return node.key.upper()
+
+
+def _column(node: exp.Column, labels: Mapping[str, str]) -> Fn:
+    key = column_key(node)
+    label = labels.get(key)
+    if label is None and not node.table:
+        matches = [v for k, v in labels.items() if k.rsplit(".", 1)[-1] == node.name]
+        label = matches[0] if len(matches) == 1 else None
+    if label is None:
+        line, col = position(node)
+        raise SqlError(f"unknown column {key!r}", "column", line, col)
+    return lambda part: part[label]
+
+
+def is_column(value: Any) -> bool:
+    """Whether ``value`` is a column (pandas or cuDF Series) rather than a scalar."""
+    return hasattr(value, "dtype") and hasattr(value, "index")
+
+
+def constant(value: Any, part: Any) -> Any:
+    """A column of ``value`` aligned with ``part``, built by the partition's own library."""
+    column = part[[]].assign(_constant=np.nan if value is None else value)["_constant"]
+    dtype = _scalar_dtype(value)
+    return column.astype(dtype) if dtype is not None else column
+
+
+def _series(value: Any, part: Any) -> Any:
+    return value if is_column(value) else constant(value, part)
+
+
+def _scalar_dtype(value: Any) -> Any:
+    if isinstance(value, str):
+        return STRING_DTYPE
+    if isinstance(value, pd.Timestamp):
+        return DATE_DTYPE
+    return None
+
+
+def _is_null(value: Any) -> Any:
+    if is_column(value):
+        return value.isna()
+    return value is None or value is pd.NA or bool(isinstance(value, float) and np.isnan(value))
+
+
+def _nullable(result: Any, *operands: Any) -> Any:
+    """``result`` (boolean) as SQL sees it: NULL wherever an operand is NULL."""
+    nulls = False
+    for operand in operands:
+        nulls = nulls | _is_null(operand)
+    if not is_column(result):
+        return None if nulls is True else result
+    result = result.astype("boolean")
+    return result.mask(nulls, pd.NA) if is_column(nulls) else result
+
+
+def _binary(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        left, right = compile_node(node.this), compile_node(node.expression)
+
+        def run(part: pd.DataFrame) -> Any:
+            a, b = left(part), right(part)
+            if _is_null(a) is True or _is_null(b) is True:
+                return None
+            return op(a, b)
+
+        return run
+
+    return translate
+
+
+def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        left, right = compile_node(node.this), compile_node(node.expression)
+
+        def run(part: pd.DataFrame) -> Any:
+            a, b = left(part), right(part)
+            if _is_null(a) is True or _is_null(b) is True:
+                return None
+            return _nullable(op(a, b), a, b)
+
+        return run
+
+    return translate
+
+
+def _logical(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        left, right = compile_node(node.this), compile_node(node.expression)
+        return lambda part: op(_boolean(left(part), part), _boolean(right(part), part))
+
+    return translate
+
+
+def _boolean(value: Any, part: pd.DataFrame) -> pd.Series:
+    if is_column(value):
+        return value.astype("boolean")
+    return constant(pd.NA if value is None else bool(value), part).astype("boolean")
+
+
+def _not(node: exp.Not, compile_node: Compile) -> Fn:
+    return _negated(compile_node(node.this))
+
+
+def _negated(inner: Fn) -> Fn:
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        return ~value.astype("boolean") if is_column(value) else (
+            None if value is None else not value
+        )
+
+    return run
+
+
+def _literal(node: exp.Literal, _compile: Compile) -> Fn:
+    if node.is_string:
+        value: Any = node.this
+    elif node.is_int:
+        value = int(node.this)
+    else:
+        value = float(node.this)
+    return lambda _part: value
+
+
+def _constant(value: Any) -> Callable[[exp.Expr, Compile], Fn]:
+    return lambda _node, _compile: (lambda _part: value)
+
+
+def _boolean_literal(node: exp.Boolean, _compile: Compile) -> Fn:
+    value = bool(node.this)
+    return lambda _part: value
+
+
+def _inner(node: exp.Expr, compile_node: Compile) -> Fn:
+    return compile_node(node.this)
+
+
+def _neg(node: exp.Neg, compile_node: Compile) -> Fn:
+    inner = compile_node(node.this)
+    return lambda part: None if _is_null(v := inner(part)) is True else -v
+
+
+def _is(node: exp.Is, compile_node: Compile) -> Fn:
+    if not isinstance(node.expression, exp.Null):
+        raise unsupported(node, "IS other than IS [NOT] NULL")
+    inner = compile_node(node.this)
+    return lambda part: _is_null(inner(part))
+
+
+def _in(node: exp.In, compile_node: Compile) -> Fn:
+    if node.args.get("query") is not None or node.args.get("unnest") is not None:
+        raise unsupported(node, "IN subquery here")
+    if any(e.find(exp.Column) for e in node.expressions):
+        return compile_node(exp.or_(*(exp.EQ(this=node.this, expression=e)
+                                      for e in node.expressions)))
+    inner = compile_node(node.this)
+    values = [compile_node(e)(None) for e in node.expressions]
+    has_null = any(v is None for v in values)
+    values = [v for v in values if v is not None]
+
+    def run(part: pd.DataFrame) -> Any:
+        column = _series(inner(part), part)
+        result = _nullable(column.isin(values), column)
+        return result.mask(~result.fillna(True), pd.NA) if has_null else result
+
+    return run
+
+
+def _between(node: exp.Between, compile_node: Compile) -> Fn:
+    low = exp.GTE(this=node.this, expression=node.args["low"])
+    high = exp.LTE(this=node.this, expression=node.args["high"])
+    return compile_node(exp.And(this=low, expression=high))
+
+
+def _like(case_insensitive: bool) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        if not (isinstance(node.expression, exp.Literal) and node.expression.is_string):
+            raise unsupported(node, "LIKE with a pattern other than a string literal")
+        if node.args.get("escape") is not None:
+            raise unsupported(node, "LIKE ... ESCAPE")
+        pattern = "".join(
+            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in node.expression.this
+        )
+        regex = ("(?is)" if case_insensitive else "(?s)") + f"^{pattern}$"
+        inner = compile_node(node.this)
+
+        def run(part: pd.DataFrame) -> Any:
+            column = _series(inner(part), part)
+            return _nullable(column.str.contains(regex, regex=True, na=False), column)
+
+        return run
+
+    return translate
+
+
+def _case(node: exp.Case, compile_node: Compile) -> Fn:
+    if node.this is not None:  # CASE x WHEN v: the same as CASE WHEN x = v
+        branches = [(exp.EQ(this=node.this, expression=b.this), b.args["true"])
+                    for b in node.args["ifs"]]
+    else:
+        branches = [(b.this, b.args["true"]) for b in node.args["ifs"]]
+    compiled = [(compile_node(c), compile_node(v)) for c, v in branches]
+    default = node.args.get("default")
+    otherwise = compile_node(default) if default is not None else (lambda _part: None)
+
+    def run(part: pd.DataFrame) -> pd.Series:
+        result = _series(otherwise(part), part)
+        for condition, value in reversed(compiled):
+            mask = _boolean(condition(part), part).fillna(False).astype(bool)
+            result = _series(value(part), part).where(mask, result)
+        return result
+
+    return run
+
+
+def _if(node: exp.If, compile_node: Compile) -> Fn:
+    case = exp.Case(ifs=[exp.If(this=node.this, true=node.args["true"])],
+                    default=node.args.get("false"))
+    return _case(case, compile_node)
+
+
+def _coalesce(node: exp.Coalesce, compile_node: Compile) -> Fn:
+    parts = [compile_node(node.this), *(compile_node(e) for e in node.expressions)]
+
+    def run(part: pd.DataFrame) -> Any:
+        result = parts[0](part)
+        for following in parts[1:]:
+            if not is_column(result):
+                result = following(part) if _is_null(result) is True else result
+            else:
+                result = result.fillna(_series(following(part), part))
+        return result
+
+    return run
+
+
+CAST_TYPES: dict[exp.DataType.Type, str] = {
+    **dict.fromkeys(
+        (exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+         exp.DataType.Type.BIGINT), "integer"),
+    **dict.fromkeys(
+        (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE, exp.DataType.Type.DECIMAL),
+        "float64"),
+    **dict.fromkeys(
+        (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR), "string"),
+    exp.DataType.Type.DATE: "date",
+    **dict.fromkeys((exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME,
+                     exp.DataType.Type.TIMESTAMPNTZ), "timestamp"),
+    exp.DataType.Type.BOOLEAN: "boolean",
+}
+
+
+def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
+    target = CAST_TYPES.get(node.to.this)
+    if target is None:
+        raise unsupported(node, f"CAST to {node.to.sql()}")
+    inner = compile_node(node.this)
+    return lambda part: _cast_value(inner(part), target)
+
+
+def _cast_value(value: Any, target: str) -> Any:
+    if _is_null(value) is True:
+        return None
+    if not is_column(value):
+        if target in ("date", "timestamp"):
+            stamp = pd.Timestamp(value)
+            return stamp.normalize() if target == "date" else stamp
+        return {"integer": int, "float64": float, "string": str, "boolean": bool}[target](value)
+    if target in ("date", "timestamp"):
+        stamps = value if value.dtype.kind == "M" else pd.to_datetime(value)
+        stamps = stamps.astype(DATE_DTYPE)
+        return stamps.dt.floor("D") if target == "date" else stamps
+    if target == "integer":
+        # SQL rounds to the nearest integer; a column with NULLs stays float (NaN).
+        rounded = value.round() if value.dtype.kind == "f" else value
+        return rounded if rounded.isna().any() else rounded.astype("int64")
+    if target == "string":
+        return value.astype(STRING_DTYPE).where(value.notna())
+    return value.astype(target)
+
+
+def _interval(node: exp.Interval, _compile: Compile) -> Fn:
+    unit = (node.unit.name if node.unit is not None else "day").lower().rstrip("s")
+    try:
+        amount = int(node.this.name)
+    except (AttributeError, ValueError):
+        raise unsupported(node, "INTERVAL with a non-integer amount") from None
+    if unit in ("year", "month"):
+        offset: Any = pd.DateOffset(**{f"{unit}s": amount})
+    elif unit in ("week", "day", "hour", "minute", "second"):
+        offset = pd.Timedelta(**{f"{unit}s": amount})
+    else:
+        raise unsupported(node, f"INTERVAL unit {unit}")
+    return lambda _part: offset
+
+
+def _date_add(sign: int) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        unit = node.args.get("unit")
+        interval = exp.Interval(this=node.expression, unit=unit or exp.var("day"))
+        date, delta = compile_node(node.this), _interval(interval, compile_node)(None)
+        return lambda part: date(part) + delta if sign > 0 else date(part) - delta
+
+    return translate
+
+
+EXTRACT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "year": lambda d: d.year,
+    "quarter": lambda d: d.quarter,
+    "month": lambda d: d.month,
+    "day": lambda d: d.day,
+    "dayofyear": lambda d: d.dayofyear,
+    "doy": lambda d: d.dayofyear,
+    # SQL counts Sunday as 0, pandas Monday
+    "dow": lambda d: (d.dayofweek + 1) % 7,
+    "dayofweek": lambda d: (d.dayofweek + 1) % 7,
+    "hour": lambda d: d.hour,
+    "minute": lambda d: d.minute,
+    "second": lambda d: d.second,
+}
+
+
+def _extract(node: exp.Extract, compile_node: Compile) -> Fn:
+    field = node.this.name.lower()
+    get = EXTRACT_FIELDS.get(field)
+    if get is None:
+        raise unsupported(node, f"EXTRACT({field.upper()})")
+    inner = compile_node(node.expression)
+
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        if is_column(value):
+            return get(value.dt).astype("float64" if value.isna().any() else "int64")
+        return None if _is_null(value) is True else get(value)
+
+    return run
+
+
+def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        inner = compile_node(node.this)
+        return lambda part: getattr(_series(inner(part), part).str, name)()
+
+    return translate
+
+
+def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
+    if node.args.get("expression") is not None or node.args.get("position"):
+        raise unsupported(node, "TRIM with characters or a position")
+    inner = compile_node(node.this)
+    return lambda part: _series(inner(part), part).str.strip(" ")
+
+
+def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
+    start, length = node.args.get("start"), node.args.get("length")
+    if not (isinstance(start, exp.Literal) and (length is None or isinstance(length, exp.Literal))):
+        raise unsupported(node, "SUBSTRING with a non-literal start or length")
+    begin = max(int(start.this) - 1, 0)
+    # SQL counts a start before 1 into the length: SUBSTRING('abc', 0, 2) = 'a'
+    stop = None if length is None else int(start.this) - 1 + int(length.this)
+    inner = compile_node(node.this)
+    return lambda part: _series(inner(part), part).str.slice(begin, stop)
+
+
+def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
+    parts = [compile_node(e) for e in (node.expressions or [node.this, node.expression])]
+
+    def run(part: pd.DataFrame) -> pd.Series:
+        pieces = [_series(p(part), part) for p in parts]
+        result = pieces[0].astype(STRING_DTYPE)
+        for piece in pieces[1:]:
+            result = result + piece.astype(STRING_DTYPE)
+        return result
+
+    return run
+
+
+def _round(node: exp.Round, compile_node: Compile) -> Fn:
+    inner = compile_node(node.this)
+    decimals = node.args.get("decimals")
+    places = int(decimals.this) if isinstance(decimals, exp.Literal) else 0
+    return lambda part: _series(inner(part), part).round(places)
+
+
+def _function(fn: Callable[[pd.Series], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        inner = compile_node(node.this)
+        return lambda part: fn(_series(inner(part), part))
+
+    return translate
+
+
+def _divide(a: Any, b: Any) -> Any:
+    # As DuckDB: "/" divides exactly, also integers, and x / 0 is IEEE (inf or NaN).
+    return a / b if is_column(a) or is_column(b) else (
+        np.float64(a) / np.float64(b))
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    # SQL's remainder takes the dividend's sign (-7 % 3 = -1); Python's takes the divisor's.
+    return np.fmod(a, b)
+
+
+TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
+    exp.Literal: _literal,
+    exp.Null: _constant(None),
+    exp.Boolean: _boolean_literal,
+    exp.Paren: _inner,
+    exp.Alias: _inner,
+    exp.Add: _binary(operator.add),
+    exp.Sub: _binary(operator.sub),
+    exp.Mul: _binary(operator.mul),
+    exp.Div: _binary(_divide),
+    exp.Mod: _binary(_modulo),
+    exp.Neg: _neg,
+    exp.EQ: _comparison(operator.eq),
+    exp.NEQ: _comparison(operator.ne),
+    exp.GT: _comparison(operator.gt),
+    exp.GTE: _comparison(operator.ge),
+    exp.LT: _comparison(operator.lt),
+    exp.LTE: _comparison(operator.le),
+    exp.And: _logical(operator.and_),
+    exp.Or: _logical(operator.or_),
+    exp.Not: _not,
+    exp.Is: _is,
+    exp.In: _in,
+    exp.Between: _between,
+    exp.Like: _like(case_insensitive=False),
+    exp.ILike: _like(case_insensitive=True),
+    exp.Case: _case,
+    exp.If: _if,
+    exp.Coalesce: _coalesce,
+    exp.Cast: _cast,
+    exp.TryCast: _cast,
+    exp.Interval: _interval,
+    exp.DateAdd: _date_add(+1),
+    exp.DateSub: _date_add(-1),
+    exp.Extract: _extract,
+    exp.Upper: _string_method("upper"),
+    exp.Lower: _string_method("lower"),
+    exp.Length: _string_method("len"),
+    exp.Trim: _trim,
+    exp.Substring: _substring,
+    exp.DPipe: _concat,
+    exp.Concat: _concat,
+    exp.Round: _round,
+    exp.Abs: _function(abs),
+}

@@ -1,0 +1,52 @@
+-- verify (sources insured_persons and medical_insured, checked against the registry,
+-- residents, the authority of name, birth date and division code), output "summary".
+-- IDs are matched after normalisation; an invalid ID matches nothing; the registry is reduced
+-- to one row per valid normalised ID (the smallest birth_date, name, division_code,
+-- resident_id, sex). Values are compared as IS DISTINCT FROM (two NULLs agree).
+WITH registry AS (
+    SELECT resident_id, normalised_id, name, sex, birth_date, division_code
+    FROM (
+        SELECT *, ROW_NUMBER() OVER (
+            PARTITION BY normalised_id
+            ORDER BY birth_date, name, division_code, resident_id, sex) AS pick
+        FROM (SELECT *, normalise_resident_id(resident_id) AS normalised_id FROM residents) AS r
+        WHERE valid_resident_id(normalised_id)
+    ) AS ranked
+    WHERE pick = 1
+), records AS (
+    SELECT 'insured_persons' AS source, resident_id, name, birth_date, division_code
+    FROM insured_persons
+    UNION ALL
+    SELECT 'medical_insured', resident_id, name, birth_date, division_code
+    FROM medical_insured
+), joined AS (
+    SELECT s.source, s.resident_id, s.normalised_id, s.name, s.birth_date, s.division_code,
+           r.normalised_id IS NOT NULL AS found, valid_resident_id(s.normalised_id) AS valid,
+           r.name AS registry_name, r.birth_date AS registry_birth_date,
+           r.division_code AS registry_division_code
+    FROM (SELECT *, normalise_resident_id(resident_id) AS normalised_id FROM records) AS s
+    LEFT JOIN registry AS r ON r.normalised_id = s.normalised_id
+), checked AS (
+    SELECT source, resident_id, normalised_id, name, registry_name,
+           province_of(division_code) AS province_code,
+           NOT valid AS is_invalid_id,
+           valid AND NOT found AS is_orphan,
+           COALESCE(found AND (name <> registry_name
+                               OR (name IS NULL) <> (registry_name IS NULL)), FALSE)
+               AS is_name_mismatch,
+           COALESCE(found AND (birth_date <> registry_birth_date
+                               OR (birth_date IS NULL) <> (registry_birth_date IS NULL)), FALSE)
+               AS is_birth_mismatch,
+           COALESCE(found AND (division_code <> registry_division_code
+                               OR (division_code IS NULL) <> (registry_division_code IS NULL)),
+                    FALSE) AS is_division_code_mismatch
+    FROM joined
+)
+SELECT source, province_code, COUNT(*) AS records,
+       SUM(CASE WHEN is_invalid_id THEN 1 ELSE 0 END) AS invalid_id,
+       SUM(CASE WHEN is_orphan THEN 1 ELSE 0 END) AS orphan,
+       SUM(CASE WHEN is_name_mismatch THEN 1 ELSE 0 END) AS name_mismatch,
+       SUM(CASE WHEN is_birth_mismatch THEN 1 ELSE 0 END) AS birth_mismatch,
+       SUM(CASE WHEN is_division_code_mismatch THEN 1 ELSE 0 END) AS division_code_mismatch,
+       SUM(CASE WHEN is_invalid_id OR is_orphan OR is_name_mismatch OR is_birth_mismatch OR is_division_code_mismatch THEN 0 ELSE 1 END) / COUNT(*) AS agreement_rate
+FROM checked GROUP BY source, province_code

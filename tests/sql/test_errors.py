@@ -1,0 +1,93 @@
+"""Unsupported or invalid SQL is refused by plan(), naming the construct and where it is,
+before any table is scanned."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+import compute.sql
+from compute.exceptions import CatalogError, ParameterError
+from tests.sql.conftest import ParquetSource, write_table
+
+
+class NoScans(ParquetSource):
+    """A source whose scans fail: a refusal must come before the first scan."""
+
+    def scan(self, table, columns, filters):
+        raise AssertionError(f"scanned {table} before refusing")
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("errors")
+    write_table(root, "t", pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), parts=1)
+    return NoScans(root)
+
+
+REFUSED = {
+    "recursive CTE": ("WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r)\n"
+                      "SELECT n FROM r", "recursive CTE", 1),
+    "table function": ("SELECT *\nFROM read_parquet('x.parquet')", "table function", 2),
+    "lateral join": ("SELECT a\nFROM t, LATERAL (SELECT a + 1 AS c) AS l", "LATERAL", 2),
+    "unknown function": ("SELECT a,\n  no_such_function(b) AS c FROM t",
+                         "unknown function no_such_function", 2),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_unsupported_construct_is_refused_while_planning(source, name):
+    query, construct, line = REFUSED[name]
+    with pytest.raises(compute.sql.SqlError) as refused:
+        compute.sql.plan(source, query)
+    assert construct in str(refused.value)
+    assert construct in refused.value.construct
+    assert refused.value.line == line
+    assert f"line {line}" in str(refused.value)
+    assert isinstance(refused.value, ParameterError)
+
+
+def test_unknown_table_names_it(source):
+    with pytest.raises(CatalogError, match="'missing'"):
+        compute.sql.plan(source, "SELECT a FROM missing")
+
+
+def test_unknown_column_names_it(source):
+    with pytest.raises(compute.sql.SqlError, match="nope"):
+        compute.sql.plan(source, "SELECT nope FROM t")
+
+
+def test_syntax_error_gives_its_position(source):
+    with pytest.raises(compute.sql.SqlError, match="invalid SQL") as refused:
+        compute.sql.plan(source, "SELECT a FROM t WHERE")
+    assert refused.value.construct == "syntax"
+
+
+def test_ungrouped_column_is_refused(tmp_path):
+    write_table(tmp_path, "t", pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), parts=1)
+    with pytest.raises(compute.sql.SqlError, match="neither grouped nor aggregated"):
+        compute.sql.plan(ParquetSource(tmp_path), "SELECT a, b, COUNT(*) FROM t GROUP BY a")
+
+
+OTHER_REFUSALS = {
+    "SELECT SUM(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t":
+        "window frame",
+    "SELECT SUM(DISTINCT a) FROM t": "SUM(DISTINCT)",
+    "SELECT a FROM t INTERSECT ALL SELECT a FROM t": "INTERSECT ALL",
+    "SELECT sqrt(a) FROM t": "unsupported function SQRT",
+    "SELECT b + 1 FROM t": "cannot evaluate",
+    "SELECT a FROM t WHERE b > 1": "cannot evaluate",
+    "SELECT a FROM t WHERE b LIKE a": "LIKE with a pattern other than a string literal",
+    "SELECT a FROM t x WHERE a NOT IN (SELECT a FROM t y WHERE y.b = x.b)":
+        "NOT IN with a correlated subquery",
+    "SELECT a FROM t WHERE a > 1 OR EXISTS (SELECT 1 FROM t)": "subquery",
+}
+
+
+@pytest.mark.parametrize("query", OTHER_REFUSALS)
+def test_construct_found_unsupported_while_translating_is_refused(tmp_path, query):
+    write_table(tmp_path, "t", pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), parts=1)
+    with pytest.raises(compute.sql.SqlError, match=re.escape(OTHER_REFUSALS[query])):
+        compute.sql.plan(ParquetSource(tmp_path), query)
