@@ -33,14 +33,32 @@ GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞
 COPY_BYTES = 1 << 30
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options: declared here for its own parser and for `govgrid bench
+    kernels`, which passes them on with :func:`as_argv`."""
     parser.add_argument("--rows", type=int, default=10_000_000, help="IDs (default 10M)")
     parser.add_argument("--pairs", type=int, default=None, help="name pairs (default --rows)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs (median, default 3)")
     parser.add_argument("--sample", type=int, default=200_000,
-                        help="rows timed for stdnum and pandas, extrapolated")
-    parser.add_argument("--seed", type=int, default=0)
+                        help="rows timed for stdnum and pandas, extrapolated (default 200000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def as_argv(args: argparse.Namespace) -> list[str]:
+    """The command-line options that give :func:`add_arguments`'s values in ``args``."""
+    options = argparse.ArgumentParser(add_help=False)
+    add_arguments(options)
+    argv = []
+    for action in options._actions:
+        value = getattr(args, action.dest)
+        if value is not None:
+            argv += [action.option_strings[0], str(value)]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__)
+    add_arguments(parser)
     parser.add_argument("--json", metavar="PATH", help="append one JSON line per measurement")
     args = parser.parse_args(argv)
     pairs = args.pairs or args.rows

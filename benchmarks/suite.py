@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.compare import compare_outputs
-from benchmarks.engines import Engine, Outputs, open_engine
+from benchmarks.engines import open_engine
+from benchmarks.engines.base import Engine, Outputs
 from benchmarks.runner import (
     append_records,
     format_seconds,
@@ -118,7 +119,7 @@ def _run_job(
           f"peak {timing.peak_memory / 2**30:.2f} GiB  CPU per run: "
           f"{timing.cpu_this_process:.2f} s this process, "
           f"{timing.cpu_child_processes:.2f} s workers", flush=True)
-    return make_record("suite", timing, status="ok", **fields)
+    return make_record("suite", timing, status="ok", **fields, **engine.last_run)
 
 
 def summary_table(records: Sequence[Mapping[str, Any]]) -> str:

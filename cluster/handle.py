@@ -104,7 +104,7 @@ def start(
     return handle
 
 
-def p2p_buffers(memory_limit: str | int | float | None) -> dict[str, int]:
+def p2p_buffers(memory_limit: str | int | float | None) -> dict[str, int | str]:
     """Dask config bounding a worker's P2P shuffle buffers by its memory limit.
 
     distributed buffers up to 1 GiB of outgoing shards per worker (``p2p.comm.buffer``) and
@@ -118,6 +118,10 @@ def p2p_buffers(memory_limit: str | int | float | None) -> dict[str, int]:
     return {
         "distributed.p2p.comm.buffer": min(dask.utils.parse_bytes("1GiB"), limit // 8),
         "distributed.p2p.storage.buffer": min(dask.utils.parse_bytes("100MiB"), limit // 16),
+        # Arrow's own allocator keeps freed memory for reuse, which the nanny counts against
+        # the limit; the system allocator (trimmed by the nanny's MALLOC_TRIM_THRESHOLD_)
+        # gives it back.
+        "distributed.nanny.pre-spawn-environ.ARROW_DEFAULT_MEMORY_POOL": "system",
     }
 
 

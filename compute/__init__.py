@@ -6,10 +6,26 @@
         result["summary"]
 """
 
+from importlib import import_module
+
 from compute.exceptions import CatalogError, DataError, GovgridError, JobError, ParameterError
-from compute.jobs import JOBS, eligibility, integrity, rollup, verify
-from compute.results import JobResult
-from compute.session import Session, connect
+
+# Imported on first use (PEP 562), so that `govgrid --help` and every compute.* submodule that
+# needs none of them load no Dask, pandas or numba.
+_LAZY = {
+    "JOBS": "compute.jobs", "eligibility": "compute.jobs", "integrity": "compute.jobs",
+    "rollup": "compute.jobs", "verify": "compute.jobs", "JobResult": "compute.results",
+    "Session": "compute.session", "connect": "compute.session",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'compute' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "JOBS",

@@ -3,20 +3,27 @@
 Each command lives in its own module and registers itself through ``register(subparsers)``.
 Commands of packages that ``compute`` must not import (benchmarks) are found through the
 ``govgrid.commands`` entry-point group, so dependencies keep pointing one way.
+
+Registering must stay cheap, so that ``govgrid --help`` answers at once: a command module
+imports Dask, pandas, pyarrow or numba only inside its run function, and options whose
+declaration needs such an import (a job's parameter class) are declared by a ``populate``
+function that :class:`CommandParser` calls when that command is parsed.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
-import cluster
-from cluster import ClusterError
 from compute.exceptions import GovgridError
+
+if TYPE_CHECKING:
+    import cluster
 
 COMMAND_MODULES = (
     "compute.commands.cluster_info",
@@ -24,7 +31,37 @@ COMMAND_MODULES = (
     "compute.commands.run",
     "compute.commands.generate",
     "compute.commands.catalog",
+    "compute.commands.doctor",
+    "compute.commands.sql",
 )
+INSTALL_HINT = "install the optional dependencies with: pip install 'govgrid[bench]'"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser that can declare some of its arguments only when it is used.
+
+    ``populate(parser)``, when given, runs once, before this parser first parses (printing
+    its ``--help`` included): there a command declares the options that need a heavy import,
+    which ``govgrid --help`` and every other command then never pay for.
+    """
+
+    def __init__(
+        self, *args: Any, populate: Callable[[argparse.ArgumentParser], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def parse_known_args(
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            try:
+                populate(self)
+            except ModuleNotFoundError as exc:
+                self.error(f"{exc}; {INSTALL_HINT}")
+        return super().parse_known_args(args, namespace)
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +84,8 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def cluster_from_args(args: argparse.Namespace) -> Iterator[cluster.Cluster]:
     """Join ``--scheduler`` or start a local cluster from ``--backend`` / ``--workers``."""
+    import cluster
+
     if args.scheduler:
         handle = cluster.connect(args.scheduler, backend=args.backend or "auto")
     else:
@@ -64,7 +103,7 @@ def positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="govgrid", description="Joins and aggregations for government data hubs."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -83,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_missing(subparsers: argparse._SubParsersAction, name: str, exc: ImportError) -> None:
     """A stand-in command that says which extra to install, so other commands keep working."""
     message = (f"`govgrid {name}` needs an optional dependency that is not installed "
-               f"({exc}); install it with: pip install 'govgrid[bench]'")
+               f"({exc}); {INSTALL_HINT}")
 
     def run(args: argparse.Namespace) -> int:
         raise GovgridError(message)
@@ -93,18 +132,31 @@ def _register_missing(subparsers: argparse._SubParsersAction, name: str, exc: Im
     parser.set_defaults(run=run)
 
 
+def _reported_errors() -> tuple[type[Exception], ...]:
+    """The errors ``main`` reports in one line. Imported only once something failed (a
+    ClusterError's module is then loaded already), so that parsing stays cheap."""
+    from cluster.exceptions import ClusterError
+
+    return GovgridError, ClusterError, ValueError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
-    except (GovgridError, ClusterError, ValueError) as exc:
-        print(f"govgrid {args.command}: error: {exc}", file=sys.stderr)
+    except ModuleNotFoundError as exc:  # a command's optional dependency, imported when it runs
+        print(f"govgrid {args.command}: error: {exc}; {INSTALL_HINT}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"govgrid {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, _reported_errors()):
+            raise
+        print(f"govgrid {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

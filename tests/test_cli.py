@@ -23,4 +23,4 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(monkeypatch, caps
     assert "pip install 'govgrid[bench]'" in err
     # Every other command still parses and runs its own checks.
     assert main(["catalog", "--data", "/nonexistent/govgrid"]) == 2
-    assert "has no catalog.yaml" in capsys.readouterr().err
+    assert "has no catalog (catalog.db)" in capsys.readouterr().err

@@ -8,10 +8,6 @@ import time
 from pathlib import Path
 
 from compute.cli import add_cluster_arguments, cluster_from_args
-from compute.generate import generate
-from compute.jobs import JOBS
-from compute.session import Session
-from compute.tables import Catalog
 
 DEMO_SCALE = 0.05
 DEMO_SEED = 0
@@ -33,6 +29,11 @@ def default_data_dir() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compute.generate import generate
+    from compute.jobs import JOBS
+    from compute.session import Session
+    from compute.tables import Catalog
+
     data = Path(args.data) if args.data else default_data_dir()
     with cluster_from_args(args) as handle:
         print(handle.info().render(), "\n", flush=True)

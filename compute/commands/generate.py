@@ -8,13 +8,20 @@ from dataclasses import fields
 from pathlib import Path
 
 from compute.cli import add_cluster_arguments, cluster_from_args
-from compute.generate import DEFAULT_CHUNK_SIZE, DefectRates, generate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "generate", help="write every table of the data contract as synthetic Parquet data"
+        "generate", help="write every table of the data contract as synthetic Parquet data",
+        populate=_arguments,
     )
+    parser.set_defaults(run=run)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    # The generator's defaults and defect rates are its own: read them only when asked.
+    from compute.generate import DEFAULT_CHUNK_SIZE, DefectRates
+
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="directory to create (one sub-directory per table)")
     parser.add_argument("--scale", type=float, default=1.0,
@@ -29,10 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            type=float, default=field.default, metavar="R",
                            help=f"default {field.default}")
     add_cluster_arguments(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from compute.generate import DefectRates, generate
+
     rates = DefectRates(**{field.name: getattr(args, field.name) for field in fields(DefectRates)})
     with cluster_from_args(args) as handle:
         print(f"generating scale {args.scale} (seed {args.seed}) into {args.out} on "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks import reference
 from benchmarks.engines import ENGINES
 from compute.jobs import JOBS
 
@@ -48,3 +49,25 @@ def test_records_hold_every_field(suite_results):
     threads = {r["engine"]: (r["workers"], r["threads"]) for r in records}
     assert threads["govgrid"] == threads["dask"] == (2, 2)
     assert threads["duckdb"] == threads["pandas"] == (1, 2)
+
+
+def test_the_tiny_dataset_holds_dirty_ids(tiny_data):
+    """What the engines must agree on (issue #11): IDs that normalise to another, registry
+    rows reduced, invalid IDs matching nothing."""
+    con = reference.connect(tiny_data)
+    issues = reference.run(con, "verify", JOBS["verify"].params())["registry_issues"]
+    assert set(issues["issue"]) == {"duplicate", "invalid_id"}
+    assert issues["normalised_id"].isna().any()  # rows without an ID, counted together
+    held = con.execute("SELECT count(*) FROM residents").fetchone()[0]
+    kept = con.execute("SELECT count(*) FROM ref_registry").fetchone()[0]
+    assert kept < held
+    eligible = reference.run(con, "eligibility", JOBS["eligibility"].params())["eligible"]
+    assert (eligible["resident_id"] != eligible["normalised_id"]).any()  # a padded row kept
+    dirty = con.execute("""
+        SELECT count(*) FILTER (resident_id <> normalise_id(resident_id)),
+               count(*) FILTER (NOT valid_id(resident_id))
+        FROM (SELECT resident_id FROM insured_persons UNION ALL SELECT resident_id
+              FROM medical_insured UNION ALL SELECT resident_id FROM deaths)
+    """).fetchone()
+    assert dirty[0] >= 5 and dirty[1] >= 1
+    con.close()
