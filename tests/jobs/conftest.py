@@ -21,12 +21,13 @@ def dataset(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="session", params=["planned", "shuffle"])
+@pytest.fixture(params=["planned", "shuffle"])
 def session(request, dataset, local_cluster):
     """A Session on the shared cluster; not closed here, the cluster fixture owns it.
 
     "planned" lets the planner broadcast small sides (all of them, at this scale);
-    "shuffle" sets the broadcast limit to 0 so every join hash-shuffles.
+    "shuffle" sets the broadcast limit to 0 so every join hash-shuffles. Function-scoped, so
+    the setting ends with the test (a session-scoped one stayed set for every later test).
     """
     limit = "256MiB" if request.param == "planned" else "0B"
     with dask.config.set({"govgrid.join.broadcast-limit": limit}):
