@@ -110,8 +110,8 @@ SELECT * FROM (SELECT *, normalise_id(resident_id) AS normalised_id FROM residen
 WHERE valid_normalised_id(normalised_id)
 QUALIFY row_number() OVER (
     PARTITION BY normalised_id
-    ORDER BY birth_date ASC NULLS LAST, name ASC NULLS LAST, division_code ASC NULLS LAST,
-             resident_id ASC NULLS LAST, sex ASC NULLS LAST) = 1
+    ORDER BY birth_date ASC NULLS LAST, division_code ASC NULLS LAST, sex ASC NULLS LAST,
+             resident_id ASC NULLS LAST, name ASC NULLS LAST) = 1
 """
 
 

@@ -34,7 +34,7 @@ WHITE_SPACE = ("\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x20
 # Full-width digits and X (either case) and a lowercase x, read as the ASCII IDs are matched in.
 ID_CHARACTERS = {**{chr(0xFF10 + d): str(d) for d in range(10)}, "Ｘ": "X", "ｘ": "X", "x": "X"}
 # The registry keeps one row per normalised ID: the first in this order, nulls last.
-REGISTRY_ORDER = ["birth_date", "name", "division_code", "resident_id", "sex"]
+REGISTRY_ORDER = ["birth_date", "division_code", "sex", "resident_id", "name"]
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 AGE_BANDS = ("0-17", "18-34", "35-59", "60-79", "80+")
 AGE_BAND_STARTS = (18, 35, 60, 80)  # first age of each band after the first

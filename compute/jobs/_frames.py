@@ -31,39 +31,39 @@ def with_normalised_id(frame, column: str = "resident_id"):
 
 # Which row of an authority wins when it holds one ID more than once: the smallest of these
 # (those the side has), then of its other columns, so the choice never depends on file order.
-REGISTRY_ORDER = ("birth_date", "person_name", "division_code", "resident_id", "sex")
+# The order puts first what the jobs report, so a job that reports only a prefix of it reads
+# only that prefix (see :func:`deciding_elements`).
+REGISTRY_ORDER = ("birth_date", "division_code", "sex", "resident_id", "person_name")
 
 
-def unique_registry(
-    frame: dd.DataFrame, choice: JoinChoice, as_side: bool = True
-) -> dd.DataFrame:
-    """An authority's rows reduced to one per valid packed key.
+def deciding_elements(entry, reported: tuple[str, ...]) -> list[str]:
+    """The elements of ``REGISTRY_ORDER`` a job must read to keep the right row per ID when
+    it reports only ``reported`` of the registry ``entry``: the order up to the last of them.
+    Later elements only choose between rows equal on everything reported."""
+    last = max(REGISTRY_ORDER.index(element) for element in reported)
+    return [e for e in REGISTRY_ORDER[:last + 1] if entry.column_of(e)]
+
+
+def unique_registry(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
+    """An authority's rows reduced to one per valid packed key, as a join side.
 
     Rows with an invalid ID (key -1) are dropped: they match nothing. A key held more than
     once keeps the row with the smallest ``REGISTRY_ORDER`` values (then of the other
-    columns), whatever the files' order. ``choice`` sizes the registry's keys: as a join side
-    (``as_side``) the rows come out as it chose (one partition to broadcast, else hash-
-    partitioned on the key); otherwise the frame keeps its partitions, the repeated keys are
-    found over the keys alone (see :func:`repeated_keys`) and only their rows are brought
-    together.
+    columns), whatever the files' order. The rows come out as ``choice`` (which sizes the
+    registry's keys) chose: one partition to broadcast, else hash-partitioned on the key.
     """
     frame = frame[frame[KEY] != -1]
+    grouped = frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
+        else frame.shuffle(on=KEY)
+    return grouped.map_partitions(_first_per_key, _row_order(frame))
+
+
+def _row_order(frame: dd.DataFrame) -> list[str]:
     order = [c for c in REGISTRY_ORDER if c in frame.columns]
-    order += [c for c in frame.columns if c not in order and c != KEY]
-    if as_side:
-        grouped = frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
-            else frame.shuffle(on=KEY)
-        return grouped.map_partitions(_first_per_key, order)
-    marked = mark_repeated(frame, repeated_keys(frame, choice))
-    firsts = marked[marked[REPEATED]].repartition(npartitions=1).map_partitions(
-        _first_per_key, order)
-    return dd.concat([marked[~marked[REPEATED]], firsts]).drop(columns=REPEATED)
+    return order + [c for c in frame.columns if c not in order and c != KEY]
 
 
-REPEATED = "_repeated"
-
-
-def repeated_keys(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
+def repeated_keys(frame: dd.DataFrame, choice: JoinChoice) -> dd.Series:
     """The valid keys of ``frame`` held more than once, as one small partition.
 
     Keys the planner would broadcast are looked at in one task; more are hash-partitioned
@@ -77,14 +77,30 @@ def repeated_keys(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
 
 def _repeated_keys(keys):
     """The keys held more than once (all of a key's rows are in this partition)."""
-    return keys[keys[KEY].duplicated(keep=False)].drop_duplicates()
+    return keys[KEY][keys[KEY].duplicated(keep=False)].drop_duplicates()
 
 
-def mark_repeated(frame: dd.DataFrame, repeated: dd.DataFrame) -> dd.DataFrame:
-    """``frame`` with a boolean column saying whether its key is among ``repeated`` (one
-    partition: a merge Dask runs blockwise against every partition of ``frame``)."""
-    marked = frame.merge(repeated.assign(**{REPEATED: True}), on=KEY, how="left")
-    return marked.assign(**{REPEATED: marked[REPEATED].fillna(False).astype(bool)})
+def rows_by_repetition(
+    frame: dd.DataFrame, repeated: dd.Series, held_more_than_once: bool, invalid: bool = False
+) -> dd.DataFrame:
+    """The rows of ``frame`` whose key is (or is not, by ``held_more_than_once``) among
+    ``repeated``, and with ``invalid`` also those whose ID is invalid (key -1).
+
+    ``repeated`` is one partition, which Dask hands whole to the task of every partition of
+    ``frame``. The rows are chosen inside that task: a filter on a mask computed from the
+    broadcast keys would make Dask align mask and frame with a shuffle.
+    """
+    return frame.map_partitions(_rows_by_repetition, repeated, held_more_than_once, invalid)
+
+
+def _rows_by_repetition(part, repeated, held_more_than_once: bool, invalid: bool):
+    # isin builds one hash set of the few repeated keys: no merge copying every column.
+    keep = part[KEY].isin(repeated)
+    if not held_more_than_once:
+        keep = ~keep
+    if invalid:
+        keep = keep | (part[KEY] == -1)
+    return part[keep]
 
 
 def _first_per_key(part, order: list[str]):
@@ -102,8 +118,7 @@ def registry_issues(ids: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
     that) and ``rows``, the number of registry rows carrying that normalised ID. ``ids``
     holds resident_id and its key; only the repeated keys (:func:`repeated_keys`, sized by
     ``choice``) and the rows they and the invalid IDs flag travel to one task."""
-    marked = mark_repeated(ids, repeated_keys(ids, choice))
-    flagged = marked[(marked[KEY] == -1) | marked[REPEATED]]
+    flagged = rows_by_repetition(ids, repeated_keys(ids, choice), True, invalid=True)
     return flagged.repartition(npartitions=1).map_partitions(_registry_issues)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
-    REGISTRY_ORDER,
+    deciding_elements,
     join_unique,
     keys_of,
     sorted_small,
@@ -106,7 +106,8 @@ def eligibility(
     p, snapshot = prepare(session, EligibilityParams, params, as_of, inputs, kwargs)
     registry, deaths, incomes, payments = eligibility_inputs(snapshot, p).values()
     reference = p.reference_date
-    order = [e for e in REGISTRY_ORDER if snapshot.entry(registry).column_of(e)]
+    order = deciding_elements(snapshot.entry(registry),
+                              ("resident_id", "division_code", "birth_date"))
     elderly = with_resident_key(snapshot.elements(
         registry, order, filters=[("birth_date", "<=", years_before(reference, p.min_age))],
     ))

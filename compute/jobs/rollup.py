@@ -13,7 +13,7 @@ from dask.dataframe.methods import concat
 from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
-    REGISTRY_ORDER,
+    deciding_elements,
     join_unique,
     keys_of,
     prefecture_of,
@@ -91,18 +91,23 @@ def rollup(
     registry, deaths, enterprises_table = rollup_inputs(snapshot, p).values()
     reference = p.reference_date
     deaths_choice = choose("deaths", snapshot.rows(deaths) * KEY_ROW_BYTES)
-    order = [e for e in REGISTRY_ORDER if snapshot.entry(registry).column_of(e)]
-    # One row per person: the registry may hold an ID twice (the rule needs its order columns).
+    # One row per person (the registry may hold an ID twice), kept by the elements reported:
+    # each living resident's group is found first, so only a key, a date and the group
+    # travel to be made unique.
+    reported = ("sex", "birth_date", "division_code")
+    read = list(dict.fromkeys(["resident_id", *deciding_elements(snapshot.entry(registry),
+                                                                 reported)]))
     keys_choice = choose("registry keys", snapshot.rows(registry) * KEY_ROW_BYTES)
-    residents = unique_registry(with_resident_key(snapshot.elements(
-        registry, order, filters=[("birth_date", "<=", reference)],
-    )), keys_choice, as_side=False)[[KEY, "sex", "birth_date", "division_code"]]
+    residents = with_resident_key(snapshot.elements(
+        registry, read, filters=[("birth_date", "<=", reference)]))[[KEY, *reported]]
     dead = keys_of(snapshot.elements(deaths, ["resident_id"],
                                      filters=[("death_date", "<=", reference)]), deaths_choice)
-    residents = join_unique(residents, dead, deaths_choice, flag="dead")
+    living = join_unique(residents, dead, deaths_choice, flag="dead").map_partitions(
+        living_groups, reference)
     counties = (
-        residents.map_partitions(count_alive, reference)
-        .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1).reset_index()
+        unique_registry(living, keys_choice).map_partitions(count_groups)
+        .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1)
+        .reset_index()
     )
     population = roll_up(counties, ["sex", "age_band"]).map_partitions(with_band_labels)
     enterprises = snapshot.elements(
@@ -122,12 +127,14 @@ def rollup(
     )
 
 
-def count_alive(residents: pd.DataFrame, reference: dt.date) -> pd.DataFrame:
-    """Living residents of one partition counted by division, sex and age band.
+def living_groups(residents: pd.DataFrame, reference: dt.date) -> pd.DataFrame:
+    """The living residents of one partition: key, birth date and group, the division, sex
+    and age band packed into one integer (which groups much faster than three columns).
 
     The age band (an index into AGE_BANDS) is the number of band starts the age has reached:
     age >= N exactly when the birth date is on or before the reference date N years earlier.
-    The three keys are packed into one integer, which groups much faster than three columns.
+    For one birth date, ordering by group orders by division code, then sex: the registry's
+    order (``REGISTRY_ORDER``) on the elements rollup reports.
     """
     alive = residents[~residents["dead"]]
     birth = alive["birth_date"]
@@ -136,7 +143,12 @@ def count_alive(residents: pd.DataFrame, reference: dt.date) -> pd.DataFrame:
         for start in AGE_BAND_STARTS
     )
     group = alive["division_code"].astype("int64") * 100 + alive["sex"].astype("int64") * 10 + band
-    counts = group.value_counts()
+    return alive[[KEY, "birth_date"]].assign(group=group)
+
+
+def count_groups(living: pd.DataFrame) -> pd.DataFrame:
+    """Residents counted by division, sex and age band (unpacked from ``group``)."""
+    counts = living["group"].value_counts()
     codes = counts.index.to_series(index=counts.index)
     return counts.to_frame("population").assign(
         division_code=(codes // 100).astype("int32"),

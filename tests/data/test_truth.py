@@ -22,7 +22,7 @@ from tests.data.conftest import SCALE, SEED, read, resident_id_is_valid, uscc_is
 FULLWIDTH = {chr(0xFF10 + digit): str(digit) for digit in range(10)} | {"Ｘ": "X", "ｘ": "X"}
 TO_ASCII = str.maketrans(FULLWIDTH | {"x": "X"})
 # The columns the jobs order a resident's rows by, keeping the first.
-REGISTRY_ORDER = ["birth_date", "name", "division_code", "resident_id", "sex"]
+REGISTRY_ORDER = ["birth_date", "division_code", "sex", "resident_id", "name"]
 OTHER_TABLES = ("contributions", "pensions", "tax_returns", "benefit_payments", "deaths")
 # Ten times the default rates or more: every kind planted, even in a small chunk.
 DENSE = DefectRates(**{field.name: 0.02 for field in fields(DefectRates)})

@@ -1,14 +1,14 @@
 -- eligibility, output "coverage" per division code (program elderly_allowance, reference date 2025-12-01, age 80 and over,
 -- income in 2024 below 30000): residents alive at the reference date, old enough and poor
 -- enough. IDs are matched after normalisation; an invalid ID matches nothing; the registry is
--- reduced to one row per valid normalised ID (the smallest birth_date, name, division_code,
--- resident_id, sex). Enrolled: paid by the program in the reference month.
+-- reduced to one row per valid normalised ID
+-- (the smallest birth_date, division_code, sex, resident_id, name). Enrolled: paid by the program in the reference month.
 WITH registry AS (
     SELECT resident_id, normalised_id, name, sex, birth_date, division_code
     FROM (
         SELECT *, ROW_NUMBER() OVER (
             PARTITION BY normalised_id
-            ORDER BY birth_date, name, division_code, resident_id, sex) AS pick
+            ORDER BY birth_date, division_code, sex, resident_id, name) AS pick
         FROM (SELECT *, normalise_resident_id(resident_id) AS normalised_id FROM residents) AS r
         WHERE valid_resident_id(normalised_id)
     ) AS ranked

@@ -1,13 +1,13 @@
 -- rollup, output "population": residents alive on the reference date (2025-12-01) per level
 -- of the division hierarchy (county, prefecture, province, nation) x sex x age band.
--- The registry is reduced to one row per valid normalised ID (the smallest birth_date, name,
--- division_code, resident_id, sex); a death counts when its normalised ID is that ID.
+-- The registry is reduced to one row per valid normalised ID (the smallest birth_date, division_code,
+-- sex, resident_id, name); a death counts when its normalised ID is that ID.
 WITH registry AS (
     SELECT resident_id, normalised_id, name, sex, birth_date, division_code
     FROM (
         SELECT *, ROW_NUMBER() OVER (
             PARTITION BY normalised_id
-            ORDER BY birth_date, name, division_code, resident_id, sex) AS pick
+            ORDER BY birth_date, division_code, sex, resident_id, name) AS pick
         FROM (SELECT *, normalise_resident_id(resident_id) AS normalised_id FROM residents) AS r
         WHERE valid_resident_id(normalised_id)
     ) AS ranked

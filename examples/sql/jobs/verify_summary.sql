@@ -1,14 +1,14 @@
 -- verify (sources insured_persons and medical_insured, checked against the registry,
 -- residents, the authority of name, birth date and division code), output "summary".
 -- IDs are matched after normalisation; an invalid ID matches nothing; the registry is reduced
--- to one row per valid normalised ID (the smallest birth_date, name, division_code,
--- resident_id, sex). Values are compared as IS DISTINCT FROM (two NULLs agree).
+-- to one row per valid normalised ID
+-- (the smallest birth_date, division_code, sex, resident_id, name). Values are compared as IS DISTINCT FROM (two NULLs agree).
 WITH registry AS (
     SELECT resident_id, normalised_id, name, sex, birth_date, division_code
     FROM (
         SELECT *, ROW_NUMBER() OVER (
             PARTITION BY normalised_id
-            ORDER BY birth_date, name, division_code, resident_id, sex) AS pick
+            ORDER BY birth_date, division_code, sex, resident_id, name) AS pick
         FROM (SELECT *, normalise_resident_id(resident_id) AS normalised_id FROM residents) AS r
         WHERE valid_resident_id(normalised_id)
     ) AS ranked
