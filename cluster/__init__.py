@@ -3,7 +3,7 @@
 from cluster.backend import current as current_backend
 from cluster.backend import probe_gpu, resolve
 from cluster.exceptions import BackendUnavailable, ClusterError, ClusterUnreachable
-from cluster.handle import Cluster, connect, start
+from cluster.handle import Cluster, connect, smallest_memory_limit, start
 from cluster.info import ClusterInfo, WorkerInfo
 from cluster.settings import ClusterSettings
 
@@ -19,5 +19,6 @@ __all__ = [
     "current_backend",
     "probe_gpu",
     "resolve",
+    "smallest_memory_limit",
     "start",
 ]

@@ -115,13 +115,14 @@ def resolve_for_workers(requested: str, probes: list[GpuProbe]) -> str:
     return "gpu"
 
 
-def activate(backend: str) -> None:
-    """Make ``backend`` ("cpu" or "gpu") the one Dask uses for new collections."""
+def activate(backend: str, worker_memory: int | None = None) -> None:
+    """Make ``backend`` ("cpu" or "gpu") the one Dask uses for new collections, shuffling
+    as suits workers of ``worker_memory`` bytes (see :func:`cluster.settings.shuffle_method`)."""
     if backend not in DATAFRAME_BACKEND:
         raise ValueError(f"a resolved backend is 'cpu' or 'gpu', not {backend!r}")
     dask.config.set({
         "dataframe.backend": DATAFRAME_BACKEND[backend],
-        "dataframe.shuffle.method": shuffle_method(backend),
+        "dataframe.shuffle.method": shuffle_method(backend, worker_memory),
         "array.backend": "cupy" if backend == "gpu" else "numpy",
     })
 

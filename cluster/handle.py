@@ -100,8 +100,14 @@ def start(
     except BaseException:
         handle.close()
         raise
-    backends.activate(resolved)
+    backends.activate(resolved, smallest_memory_limit(handle.client))
     return handle
+
+
+def smallest_memory_limit(client: Client) -> int | None:
+    """The smallest memory limit among the client's workers (None: none has one)."""
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    return min((limit for limit in limits if limit > 0), default=None)
 
 
 def p2p_buffers(memory_limit: str | int | float | None) -> dict[str, int | str]:
@@ -215,5 +221,5 @@ def connect(address: str, backend: str | None = "auto", timeout: str | None = No
     except BaseException:
         client.close()
         raise
-    backends.activate(resolved)
+    backends.activate(resolved, smallest_memory_limit(client))
     return Cluster(client, resolved, owned=None)

@@ -16,6 +16,8 @@ import dask.dataframe as dd
 from dask.utils import format_bytes, parse_bytes
 from distributed import get_client
 
+from cluster import smallest_memory_limit
+
 
 @dataclass(frozen=True)
 class JoinChoice:
@@ -61,9 +63,7 @@ def worker_memory() -> int | None:
         client = get_client()
     except ValueError:
         return None
-    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
-    limits = [limit for limit in limits if limit > 0]
-    return min(limits) if limits else None
+    return smallest_memory_limit(client)
 
 
 def _bounded(configured: str, fraction: float) -> int:

@@ -11,7 +11,7 @@ from dask.dataframe.methods import concat
 from dask.utils import M
 
 import kernels
-from compute.planner import JoinChoice, split_out
+from compute.planner import JoinChoice
 
 KEY = "rid"  # the packed resident ID: int64, -1 where the ID is invalid
 PRESENT = "_present"
@@ -44,18 +44,24 @@ def deciding_elements(entry, reported: tuple[str, ...]) -> list[str]:
     return [e for e in REGISTRY_ORDER[:last + 1] if entry.column_of(e)]
 
 
+def by_key(frame: dd.DataFrame, choice: JoinChoice, reduce, *args) -> dd.DataFrame:
+    """``reduce(part, *args)`` on the rows of ``frame`` brought together by key, as the
+    planner chose: in one partition (to broadcast), or hash-partitioned on the key (every
+    row of a key in one partition). The result is a side :func:`join_unique` takes."""
+    grouped = frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
+        else frame.shuffle(on=KEY)
+    return grouped.map_partitions(reduce, *args)
+
+
 def unique_registry(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
     """An authority's rows reduced to one per valid packed key, as a join side.
 
     Rows with an invalid ID (key -1) are dropped: they match nothing. A key held more than
     once keeps the row with the smallest ``REGISTRY_ORDER`` values (then of the other
-    columns), whatever the files' order. The rows come out as ``choice`` (which sizes the
-    registry's keys) chose: one partition to broadcast, else hash-partitioned on the key.
+    columns), whatever the files' order. ``choice`` sizes the registry's keys.
     """
     frame = frame[frame[KEY] != -1]
-    grouped = frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
-        else frame.shuffle(on=KEY)
-    return grouped.map_partitions(_first_per_key, _row_order(frame))
+    return by_key(frame, choice, _first_per_key, _row_order(frame))
 
 
 def _row_order(frame: dd.DataFrame) -> list[str]:
@@ -142,18 +148,23 @@ def keys_of(
     keys = with_resident_key(frame[[column]], column)[[KEY]]
     # An invalid ID (key -1) matches nothing, so it is no member of any side.
     keys = keys[keys[KEY] != -1]
-    return keys.drop_duplicates(split_out=split_out(choice))
+    if choice.strategy == "broadcast":  # a tree reduction: few keys travel to the one task
+        return keys.drop_duplicates(split_out=1)
+    return by_key(keys, choice, M.drop_duplicates)
 
 
 def join_unique(
     frame: dd.DataFrame, side: dd.DataFrame, choice: JoinChoice, flag: str | None = None
 ) -> dd.DataFrame:
-    """Left-join ``side`` (each key at most once) to ``frame`` on the packed key.
+    """Left-join ``side`` (each key at most once, made by :func:`by_key` with ``choice``) to
+    ``frame`` on the packed key.
 
     Adds the side's other columns (null where no key matched) and, when ``flag`` names one,
     a boolean column saying whether a key matched. A broadcast side becomes one partition
     indexed by key and every partition of ``frame`` looks its keys up in it (see
-    :func:`_lookup`); otherwise Dask hash-shuffles both sides.
+    :func:`_lookup`). Otherwise the side is hash-partitioned on the key already, and only
+    ``frame`` is shuffled, into as many partitions and by the same hash: its partition i
+    meets the side's partition i. A side used by several joins is shuffled once.
 
     A broadcast side is computed on its own (it reaches the graph as a Delayed object), so
     it must not derive from ``frame``'s own lineage: that part would be computed twice.
@@ -168,7 +179,16 @@ def join_unique(
             _lookup, indexed.to_delayed()[0], flag,
             meta=_lookup(frame._meta, indexed._meta, flag),
         )
-    return frame.merge(side, on=KEY, how="left").map_partitions(_present_as, flag)
+    records = frame.shuffle(on=KEY, npartitions=side.npartitions)
+    return records.map_partitions(
+        _lookup_partition, side, flag,
+        meta=_lookup(frame._meta, side._meta.set_index(KEY), flag),
+    )
+
+
+def _lookup_partition(part, side_part, flag: str | None):
+    """One partition of records left-joined to the side's partition of the same keys."""
+    return _lookup(part, side_part.set_index(KEY), flag)
 
 
 def _lookup(part, indexed, flag: str | None):

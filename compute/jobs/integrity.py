@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from compute.jobs._frames import (
     KEY,
     KEY_ROW_BYTES,
+    by_key,
     join_unique,
     keys_of,
     known,
@@ -100,9 +101,8 @@ def integrity(
 
     deaths = with_resident_key(snapshot.elements(deaths_table, ["resident_id", "death_date"]))
     deaths = deaths[deaths[KEY] != -1]
-    first_death = deaths.groupby(KEY).death_date.min().reset_index()
-    death_month = first_death.assign(death_month=month_number(first_death["death_date"]))
-    payments = join_unique(payments, death_month[[KEY, "death_month"]], deaths_choice)
+    payments = join_unique(payments, by_key(deaths, deaths_choice, first_death_month),
+                           deaths_choice)
 
     reps = keys_of(
         snapshot.elements(enterprises_table, ["legal_rep_id"],
@@ -166,6 +166,12 @@ def mark_duplicates(payments: pd.DataFrame) -> pd.DataFrame:
     # Sorted by payment_id, every repeat of a (person, program, month) after its first is one.
     repeats = payments.sort_values("payment_id").duplicated([KEY, "program", "month"])
     return payments.assign(duplicate=repeats)
+
+
+def first_death_month(deaths: pd.DataFrame) -> pd.DataFrame:
+    """The month of each key's first recorded death (all of a key's rows are here)."""
+    first = deaths.groupby(KEY, as_index=False)["death_date"].min()
+    return first.assign(death_month=month_number(first["death_date"]))[[KEY, "death_month"]]
 
 
 def payment_reasons(payments: pd.DataFrame, dibao_max_income: float) -> pd.DataFrame:

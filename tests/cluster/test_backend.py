@@ -7,6 +7,7 @@ from unittest.mock import Mock
 
 import dask
 import pytest
+from dask.utils import parse_bytes
 
 import cluster
 from cluster import backend as backends
@@ -97,6 +98,21 @@ def test_activate_sets_dask_dataframe_backend_and_shuffle():
         assert dask.config.get("dataframe.backend") == "pandas"
         assert dask.config.get("dataframe.shuffle.method") == "p2p"
         assert cluster.current_backend() == "cpu"
+
+
+def test_small_workers_shuffle_with_tasks_unless_configured():
+    # P2P's shards do not spill: below p2p-min-memory a worker shuffles with tasks.
+    with dask.config.set({}):
+        backends.activate("cpu", worker_memory=parse_bytes("1GiB"))
+        assert dask.config.get("dataframe.shuffle.method") == "tasks"
+        backends.activate("cpu", worker_memory=parse_bytes("8GiB"))
+        assert dask.config.get("dataframe.shuffle.method") == "p2p"
+    with dask.config.set({"govgrid.shuffle.cpu": "p2p"}):
+        backends.activate("cpu", worker_memory=parse_bytes("1GiB"))
+        assert dask.config.get("dataframe.shuffle.method") == "p2p"
+    with dask.config.set({"govgrid.shuffle.p2p-min-memory": "512MiB"}):
+        backends.activate("cpu", worker_memory=parse_bytes("1GiB"))
+        assert dask.config.get("dataframe.shuffle.method") == "p2p"
 
 
 def test_settings_come_from_dask_config_and_are_validated():
