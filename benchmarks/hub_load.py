@@ -5,17 +5,24 @@
 
 Starts a whole hub on this machine, the way ``govgrid serve`` runs in front of a closed
 cluster: a CA and certificates, a Dask cluster that requires mutual TLS, the Flight service
-over TLS with a policy, a token key, an audit log and a pseudonym secret. Then 8 analysts
-(three departments, each with its own grant, purpose and province; some scoped to their
-province) send a fixed number of requests each, all at once, a mix of SQL queries and a
-built-in job. Afterwards, outside the timed part, every answer is checked:
+over TLS with a policy, a token key, an audit log and a pseudonym secret. Then 10 analysts
+(four departments, each with its own grant, purpose and province; some scoped to their
+province; the statistics bureau through an aggregate grant that opens residents and deaths to
+the rollup job only) send a fixed number of requests each, all at once, a mix of SQL queries
+and built-in jobs. Afterwards, outside the timed part, every answer is checked against the
+same request run with the owner's rights, then scoped and masked, in DuckDB:
 
-- a SQL answer must equal the same query run by DuckDB over the owner's tables (read with the
-  owner's rights), scoped and masked as the caller's decision says (:func:`hub.masks.
-  apply_decision`, the masks' own functions);
-- a job's answer must equal the same job run in-process on a
-  :class:`hub.views.GovernedSession` (the DuckDB reference of the jobs needs columns, names
-  and sexes, that no grant of this policy opens to another department).
+- each table the request may read is read as its owner reads it (every row and column), then
+  scoped and masked as the caller's decision for that request says (:func:`hub.masks.
+  apply_decision`, the masks' own functions), and registered in a DuckDB connection;
+- a SQL answer must equal the query run by DuckDB over those views;
+- a job's answer must equal the job's DuckDB reference (:mod:`benchmarks.reference`) run over
+  those views. Columns the caller may not read are given to the reference as nulls of their
+  type: the job ran without them, and the reference then finds no disagreement in them and
+  breaks no tie by them. Under an aggregate grant the views are decided for the job (personal
+  columns unmasked, IDs pseudonymised) and the outputs built from personal columns then go
+  through the same small-cell suppression (:func:`hub.masks.suppress_small_cells`) with the
+  grant's ``min_cell``.
 
 No request may fail, the audit log must hold one entry per request and verify. It prints a
 key | value table of the parameters, then requests per second and p50/p99 latency.
@@ -27,6 +34,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -47,6 +55,7 @@ purposes:
   - name: elderly-allowance-2026
   - name: pension-integrity-2026
   - name: medical-coverage-2026
+  - name: population-statistics-2026
 grants:
   - name: civil-affairs-residents
     departments: [civil affairs]
@@ -71,16 +80,28 @@ grants:
     expires: 2027-06-30
     scope: province
     masks: {personal_id: pseudonym, personal: generalise}
+  - name: statistics-rollup
+    departments: [statistics bureau]
+    tables: [residents, deaths, enterprises]
+    columns: [resident_id, sex, birth_date, division_code, death_date, status,
+              registered_capital]
+    purpose: population-statistics-2026
+    expires: 2027-06-30
+    scope: province
+    jobs: [rollup]
+    min_cell: 5
 """
 SECRET = b"benchmark pseudonym secret, 32 bytes or more"
 CIVIL = ("civil affairs", "elderly-allowance-2026")
 HRSS = ("human resources and social security", "pension-integrity-2026")
 MEDICAL = ("medical insurance", "medical-coverage-2026")
-# Eight analysts: (user, (department, purpose), province).
+STATS = ("statistics bureau", "population-statistics-2026")
+# Ten analysts: (user, (department, purpose), province).
 ANALYSTS = (
     ("civil.1", CIVIL, "11"), ("civil.2", CIVIL, "44"), ("civil.3", CIVIL, "51"),
     ("hrss.1", HRSS, "44"), ("hrss.2", HRSS, "11"), ("hrss.3", HRSS, "37"),
     ("medical.1", MEDICAL, "32"), ("medical.2", MEDICAL, "41"),
+    ("stats.1", STATS, "44"), ("stats.2", STATS, "37"),
 )
 QUERIES = {
     "people_by_division":
@@ -90,14 +111,27 @@ QUERIES = {
     "ids_in_guangdong":
         "SELECT resident_id, division_code FROM residents WHERE division_code >= 440000 "
         "AND division_code < 450000",
+    # Enterprises are unconditional: SQL reads them under the default masks (the statistics
+    # bureau's aggregate grant does not apply to SQL).
+    "enterprises_by_status":
+        "SELECT status, COUNT(*) AS enterprises, SUM(registered_capital) AS capital "
+        "FROM enterprises GROUP BY status",
 }
-# What each department asks, in turn: queries, and a job for civil affairs.
+# What each department asks, in turn: queries, and jobs for civil affairs and statistics.
 MIX = {
     CIVIL: ("people_by_division", "job:verify", "births_by_date", "ids_in_guangdong"),
     HRSS: ("people_by_division", "births_by_date", "ids_in_guangdong"),
     MEDICAL: ("ids_in_guangdong", "people_by_division", "births_by_date"),
+    STATS: ("job:rollup", "enterprises_by_status"),
 }
-JOB_PARAMS = {"verify": {"sources": ["insured_persons"]}}
+JOB_PARAMS: dict[str, dict[str, Any]] = {
+    "verify": {"sources": ["insured_persons"]},
+    "rollup": {"reference_date": "2025-12-01"},
+}
+# The outputs of an aggregate job built from personal columns, suppressed below min_cell:
+# output -> (the column counting people, the keys beside level and division). Rollup's
+# enterprises come from public columns only and are published as they are.
+SUPPRESSED = {"rollup": {"population": ("population", ("sex", "age_band"))}}
 
 
 @dataclass
@@ -230,6 +264,7 @@ class Oracle:
         self.policy = parse_policy(POLICY)
         self.now = dt.datetime.now(UTC)
         self._raw: dict[str, pd.DataFrame] = {}
+        self._views: dict[tuple, tuple[Any, pa.Table | None]] = {}
         self._cache: dict[tuple, dict[str, pd.DataFrame]] = {}
 
     def raw(self, table: str) -> pd.DataFrame:
@@ -238,16 +273,29 @@ class Oracle:
             self._raw[table] = self.hub.session.table(table).compute().reset_index(drop=True)
         return self._raw[table]
 
-    def view(self, table: str, caller: Any) -> pd.DataFrame:
-        """``table`` scoped and masked for ``caller``, with the masks' own functions."""
-        from hub.masks import apply_decision
+    def decision(self, table: str, caller: Any, job: str | None) -> Any:
+        """The caller's decision for ``table`` in a request running ``job`` (None: SQL)."""
         from hub.views import table_info
-        from kernels.pseudonym import purpose_key
 
         entry = self.hub.session.catalog.table(table)
-        decision = self.policy.decide(caller, table_info(entry), self.now)
-        key = purpose_key(SECRET, decision.purpose) if decision.purpose else None
-        return apply_decision(self.raw(table), decision, key).reset_index(drop=True)
+        return self.policy.decide(caller, table_info(entry), self.now, job)
+
+    def view(self, table: str, caller: Any, job: str | None = None) -> pa.Table | None:
+        """``table`` scoped and masked for ``caller`` (decided for ``job``) with the masks' own
+        functions; None when the caller may not read it."""
+        from hub.masks import apply_decision
+        from kernels.pseudonym import purpose_key
+
+        key = (table, caller, job)
+        if key not in self._views:
+            decision = self.decision(table, caller, job)
+            view = None
+            if decision.allowed:
+                pseudonyms = purpose_key(SECRET, decision.purpose) if decision.purpose else None
+                frame = apply_decision(self.raw(table), decision, pseudonyms)
+                view = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+            self._views[key] = (decision, view)
+        return self._views[key][1]
 
     def expected(self, answer: Answer) -> dict[str, pd.DataFrame]:
         from hub.policy import Caller
@@ -266,20 +314,52 @@ class Oracle:
 
         con = duckdb.connect()
         try:
-            con.register("residents", self.view("residents", caller))
+            for table in self.hub.session.catalog.names():
+                if not re.search(rf"\b{table}\b", query):
+                    continue  # only the tables the query names
+                view = self.view(table, caller)
+                if view is not None:
+                    con.register(table, view)
             return con.execute(query).df()
         finally:
             con.close()
 
     def _job(self, caller: Any, job: str) -> dict[str, pd.DataFrame]:
+        """The DuckDB reference of ``job`` over the tables as the caller may see them for it,
+        a column the caller may not read given as nulls; then the aggregate grant's
+        small-cell suppression."""
+        from benchmarks import reference
         from compute.jobs import JOBS
-        from hub.views import GovernedSession
+        from hub.masks import suppress_small_cells
 
-        spec = JOBS[job]
-        governed = GovernedSession(self.hub.session, self.policy, caller, None, self.now, SECRET)
-        result = governed.run(spec.build(governed, spec.params(**JOB_PARAMS[job])),
-                              show_progress=False)
-        return result.outputs
+        con = reference.connect()
+        min_cells = []
+        params = JOBS[job].params(**JOB_PARAMS[job])
+        readable: dict[str, list[str]] = {}
+        try:
+            for table in reference.TABLES:
+                view = self.view(table, caller, job)
+                if view is None:
+                    continue
+                readable[table] = list(view.column_names)
+                decision = self._views[(table, caller, job)][0]
+                if decision.aggregate:
+                    min_cells.append(decision.min_cell)
+                raw = pa.Schema.from_pandas(self.raw(table), preserve_index=False)
+                for field_ in raw:
+                    if field_.name not in view.column_names:
+                        view = view.append_column(field_, pa.nulls(len(view), field_.type))
+                con.register(table, view.select(raw.names))
+            outputs = reference.run(con, job, params)
+        finally:
+            con.close()
+        if job == "verify":
+            outputs = unchecked_kinds_dropped(outputs, readable, params)
+        if min_cells:
+            for output, (count, keys) in SUPPRESSED[job].items():
+                outputs[output] = suppress_small_cells(outputs[output], count, list(keys),
+                                                       max(min_cells))
+        return outputs
 
 
 def normalised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -310,6 +390,44 @@ def mismatch(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) -> str
     return None
 
 
+# The column each of the reference's verify kinds compares (the registry's against a source's).
+VERIFY_COLUMNS = {"name_mismatch": "name", "birth_mismatch": "birth_date",
+                  "division_code_mismatch": "division_code"}
+
+
+def unchecked_kinds_dropped(outputs: dict[str, pd.DataFrame], readable: dict[str, list[str]],
+                            params: Any) -> dict[str, pd.DataFrame]:
+    """The reference's verify outputs without the kinds the caller cannot check: verify
+    compares an element only where the caller reads it in the source and in the registry, and
+    reports no kind (no column, no conflict) for an element it reads in neither. An element
+    read in some of the sources only is beyond this oracle (the reference would compare it
+    with nulls) and is refused."""
+    from benchmarks.engines._common import verify_sources
+
+    sources = verify_sources(params)
+    outputs = dict(outputs)
+    for kind, column in VERIFY_COLUMNS.items():
+        held = [column in readable.get(table, []) for table in sources]
+        if all(held) and column in readable.get("residents", []):
+            continue
+        if any(held) and column in readable.get("residents", []):
+            raise ValueError(f"verify: {column!r} is readable in some sources only")
+        outputs["summary"] = outputs["summary"].drop(columns=[kind])
+        conflicts = outputs["conflicts"]
+        outputs["conflicts"] = conflicts[conflicts["kind"] != kind]
+    return outputs
+
+
+def checked(oracle: Oracle, answer: Answer) -> str | None:
+    """What is wrong with ``answer`` (None: it equals the oracle's); an oracle that cannot
+    compute the answer counts as wrong, not as passed."""
+    try:
+        want = oracle.expected(answer)
+    except Exception as exc:
+        return f"the oracle failed: {type(exc).__name__}: {exc}"
+    return mismatch(answer.outputs, want)
+
+
 # -- the run -----------------------------------------------------------------------------------
 
 def report(hub: LocalHub, answers: list[Answer], wall: float, args: argparse.Namespace
@@ -318,7 +436,7 @@ def report(hub: LocalHub, answers: list[Answer], wall: float, args: argparse.Nam
 
     oracle = Oracle(hub)
     wrong = [(a, problem) for a in answers if a.error is None
-             for problem in [mismatch(a.outputs, oracle.expected(a))] if problem]
+             for problem in [checked(oracle, a)] if problem]
     failed = [a for a in answers if a.error is not None]
     audit = verify_log(hub.audit_dir, hub.audit_public)
     latencies = sorted(a.latency for a in answers)

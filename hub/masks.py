@@ -16,6 +16,10 @@ kernels, which run where the data lives. The masks (see :data:`hub.policy.MASKS`
   a compound surname (欧阳, 司马) keeps only its first character.
 
 Nulls stay null under every mask.
+
+An aggregate grant's job (see :mod:`hub.policy`) is not masked but suppressed:
+:func:`suppress_small_cells` leaves out the cells of a roll-up that count fewer than
+``min_cell`` people, together with every cell whose value could be worked out from them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from compute.jobs.rollup import LEVELS
 from hub.exceptions import AccessDenied
 from hub.policy import Decision
 from kernels.normalise import normalise_resident_id
@@ -99,6 +105,52 @@ def year_start(values: Any) -> Any:
     day = filled.dt.dayofyear.astype("int64")
     past = ((day - 1) * SECONDS_PER_DAY).astype("timedelta64[s]")
     return (filled - past).mask(values.isna())
+
+
+def suppress_small_cells(frame: pd.DataFrame, count: str, keys: tuple[str, ...] | list[str],
+                         min_cell: int) -> pd.DataFrame:
+    """The cells of a roll-up (rollup's ``level``, ``division_code``, ``keys``, ``count``)
+    that may be published when no cell may count fewer than ``min_cell``; the rest left out.
+
+    Primary suppression alone is not enough up a hierarchy: a prefecture's total less its
+    published counties gives the one county left out. So, top down, for each combination of
+    ``keys`` (a sex and age band), a nation cell is published when it counts ``min_cell`` or
+    more, and the children of a published cell (its provinces; a province's prefectures; a
+    prefecture's counties) are published *all together*, when every one of them counts
+    ``min_cell`` or more, or not at all; a suppressed cell's children are suppressed too.
+    Every published total then equals the sum of its published children, or none of them is
+    published: no subtraction of published cells gives a suppressed one, and a group left out
+    has two or more non-empty cells (one alone would equal its published parent). Cells left
+    out are dropped, as empty ones are, so a reader cannot tell a suppressed cell from an
+    empty one. Row order and types are kept. A pandas partition (the cells of a roll-up
+    are few; the service hands them over as pandas).
+    """
+    if min_cell < 1:
+        raise ValueError(f"min_cell must be positive, not {min_cell}")
+    frame = frame.reset_index(drop=True)
+    keys = list(keys)
+    levels = list(LEVELS)  # bottom up: county, prefecture, province, nation
+    published = pd.Series(False, index=frame.index)
+    top = frame["level"] == levels[-1]
+    published[top] = frame.loc[top, count] >= min_cell
+    for child, parent in zip(levels[-2::-1], levels[:0:-1], strict=True):
+        rows = frame[frame["level"] == child]
+        if rows.empty:
+            continue
+        parents = frame.loc[frame["level"] == parent, ["division_code", *keys]].assign(
+            _published=published[frame["level"] == parent])
+        cells = rows[["division_code", *keys]].assign(
+            _parent=LEVELS[parent](rows["division_code"]).to_numpy(),
+            _big=(rows[count] >= min_cell).to_numpy())
+        # Every child of the same parent cell large enough, the parent published.
+        cells["_all_big"] = cells.groupby(["_parent", *keys], dropna=False)["_big"].transform(
+            "all")
+        found = cells.merge(parents.rename(columns={"division_code": "_parent"}),
+                            on=["_parent", *keys], how="left")
+        keep = found["_all_big"].to_numpy() & found["_published"].fillna(False).to_numpy(
+            dtype=bool)
+        published[rows.index] = keep
+    return frame[published.to_numpy()].reset_index(drop=True)
 
 
 def scope_rows(frame: Any, decision: Decision) -> Any:

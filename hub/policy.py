@@ -29,11 +29,30 @@ masks are ``partial`` and ``null``. The file::
         expires: 2027-06-30                   # through that day, China Standard Time
         scope: province                       # optional: rows of the caller's province
         masks: {personal_id: pseudonym, personal: generalise}   # optional
+      - name: statistics-rollup               # an aggregate grant
+        departments: [statistics bureau]
+        tables: [residents, deaths]
+        columns: [resident_id, sex, birth_date, division_code, death_date]
+        purpose: population-statistics-2026
+        expires: 2027-06-30
+        jobs: [rollup]                        # only these built-in jobs: no SQL, no other job
+        min_cell: 10                          # cells counting fewer people are suppressed
+
+An **aggregate grant** (one with ``jobs``) opens its tables to the built-in jobs it lists
+and to nothing else: it never matches SQL, another job or a catalog listing, which fall
+through to the next grant (else are denied). The jobs it may list publish counts only
+(:data:`AGGREGATE_JOBS`). Inside such a job the grant's ``personal`` columns are read
+unmasked (sex and birth date, to the day) and its resident IDs as pseudonyms (they still
+join and de-duplicate; a raw ID never enters the job); ``masks`` does not apply and is
+refused. The service then suppresses small cells of the job's outputs (``min_cell``, at
+least :data:`MIN_CELL_FLOOR`; see :func:`hub.masks.suppress_small_cells`), within the
+grant's row scope as usual.
 
 Loading checks every key, type, date and mask kind and reports every problem with its
 line in one :class:`PolicyError`; a grant already expired loads, with a note.
 :func:`decide` is a pure function of the policy, the caller, the catalog's view of a
-table and the time, so a server can re-check a request when its results are fetched.
+table, the time and the built-in job the request runs (None for SQL), so a server can
+re-check a request when its results are fetched.
 """
 
 from __future__ import annotations
@@ -61,6 +80,11 @@ DEFAULT_MASKS = {"personal_id": "partial", "personal": "null"}
 # What "generalise" keeps of a personal column, by data element; any other element is null.
 # A death date keeps its year as well: jobs that count the living still run.
 GENERALISED = {"birth_date": "birth_year", "death_date": "death_year", "person_name": "surname"}
+# Built-in jobs an aggregate grant may list: their every output is a count by group, never
+# a row (verify, eligibility and integrity return rows of people and payments).
+AGGREGATE_JOBS = ("rollup",)
+# The smallest min_cell a policy may set (a cell of 1 or 2 people singles them out).
+MIN_CELL_FLOOR = 3
 # A date expiry means through the end of that day in China Standard Time.
 EXPIRY_ZONE = timezone(timedelta(hours=8), "CST")
 
@@ -92,6 +116,13 @@ class Grant:
     expires: datetime
     scope: str | None = None
     masks: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MASKS))
+    jobs: tuple[str, ...] = ()  # an aggregate grant: only these built-in jobs
+    min_cell: int | None = None  # with jobs: cells counting fewer people are suppressed
+
+    @property
+    def aggregate(self) -> bool:
+        """Whether this grant opens its tables to aggregate jobs only (``jobs``)."""
+        return bool(self.jobs)
 
     @property
     def label(self) -> str:
@@ -108,15 +139,17 @@ class Policy:
     grants: tuple[Grant, ...]
     notes: tuple[str, ...] = ()
 
-    def decide(self, caller: Principal, table: TableInfo, now: datetime) -> Decision:
+    def decide(self, caller: Principal, table: TableInfo, now: datetime,
+               job: str | None = None) -> Decision:
         """See :func:`decide`."""
-        return decide(self, caller, table, now)
+        return decide(self, caller, table, now, job)
 
     def decide_all(
-        self, caller: Principal, tables: Iterable[TableInfo], now: datetime
+        self, caller: Principal, tables: Iterable[TableInfo], now: datetime,
+        job: str | None = None,
     ) -> dict[str, Decision]:
         """The decision for each of ``tables``, by table name."""
-        return {table.name: decide(self, caller, table, now) for table in tables}
+        return {table.name: decide(self, caller, table, now, job) for table in tables}
 
 
 class Principal(Protocol):
@@ -175,6 +208,10 @@ class Decision:
     ``scope_column``, whose element (``scope_element``) is ``division_code`` or
     ``resident_id``. ``grant`` is the grant used (None for the owner and for an
     unconditional table read without one); ``purpose`` keys the pseudonyms.
+
+    ``job`` and ``min_cell`` are set by an aggregate grant only: the table is read, unmasked
+    as :func:`aggregate_mask` says, by that built-in job alone, whose outputs the service
+    suppresses below ``min_cell`` people (:attr:`aggregate`).
     """
 
     table: str
@@ -187,6 +224,13 @@ class Decision:
     scope_element: str | None = None
     grant: Grant | None = None
     purpose: str | None = None
+    job: str | None = None
+    min_cell: int | None = None
+
+    @property
+    def aggregate(self) -> bool:
+        """Whether this is an aggregate grant's decision (readable by one job, suppressed)."""
+        return self.min_cell is not None
 
     def require(self, columns: Iterable[str] = ()) -> None:
         """Raise :class:`AccessDenied` unless the table, and each of ``columns``, is readable."""
@@ -200,13 +244,16 @@ class Decision:
             )
 
 
-def decide(policy: Policy, caller: Principal, table: TableInfo, now: datetime) -> Decision:
-    """The :class:`Decision` for ``caller`` reading ``table`` at ``now`` (timezone-aware).
+def decide(policy: Policy, caller: Principal, table: TableInfo, now: datetime,
+           job: str | None = None) -> Decision:
+    """The :class:`Decision` for ``caller`` reading ``table`` at ``now`` (timezone-aware)
+    for a request that runs built-in job ``job`` (None: SQL, a table read, the catalog).
 
     The owner reads all; a not_shared table nobody else; then the first grant that names
     the caller's department and the table, for the purpose the caller states, in force at
-    ``now`` (and, when it scopes rows, for a caller with a province); else an unconditional
-    table with the default masks; else denied, the reason naming the grants that missed.
+    ``now`` (and, when it scopes rows, for a caller with a province), and, if it is an
+    aggregate grant, listing ``job``; else an unconditional table with the default masks;
+    else denied, the reason naming the grants that missed.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -225,9 +272,9 @@ def decide(policy: Policy, caller: Principal, table: TableInfo, now: datetime) -
     for grant in policy.grants:
         if table.name not in grant.tables or caller.department not in grant.departments:
             continue
-        miss = _miss(grant, caller, now)
+        miss = _miss(grant, caller, now, job)
         if miss is None:
-            return _granted(grant, caller, table)
+            return _granted(grant, caller, table, job)
         misses.append(f"{grant.label} {miss}")
     if table.sharing == "unconditional":
         masks = {column.name: _mask(column, DEFAULT_MASKS) for column in table.columns}
@@ -242,8 +289,12 @@ def decide(policy: Policy, caller: Principal, table: TableInfo, now: datetime) -
     return Decision(table.name, False, reason)
 
 
-def _miss(grant: Grant, caller: Principal, now: datetime) -> str | None:
+def _miss(grant: Grant, caller: Principal, now: datetime, job: str | None) -> str | None:
     """Why ``grant``, naming the caller's department and the table, does not apply, or None."""
+    if grant.aggregate and job not in grant.jobs:
+        what = "SQL or a direct read" if job is None else f"job {job!r}"
+        return (f"opens the table only to the aggregate jobs {list(grant.jobs)}, "
+                f"not to {what}")
     if caller.purpose is None:
         return f"is for purpose {grant.purpose!r} and the request states no purpose"
     if caller.purpose != grant.purpose:
@@ -255,7 +306,7 @@ def _miss(grant: Grant, caller: Principal, now: datetime) -> str | None:
     return None
 
 
-def _granted(grant: Grant, caller: Principal, table: TableInfo) -> Decision:
+def _granted(grant: Grant, caller: Principal, table: TableInfo, job: str | None) -> Decision:
     readable = [column for column in table.columns if column.name in grant.columns]
     reason = f"{grant.label} for purpose {grant.purpose!r}"
     absent = sorted(set(grant.columns) - {column.name for column in table.columns})
@@ -270,15 +321,22 @@ def _granted(grant: Grant, caller: Principal, table: TableInfo) -> Decision:
                 f"{grant.label} scopes rows by province and table {table.name!r} has no "
                 "division_code or resident_id column to scope by",
             )
+    if grant.aggregate:
+        reason += f", aggregate job {job!r} only, cells under {grant.min_cell} suppressed"
+        masks = {column.name: aggregate_mask(column) for column in readable}
+    else:
+        masks = {column.name: _mask(column, grant.masks) for column in readable}
     return Decision(
         table.name, True, reason,
         tuple(column.name for column in readable),
-        {column.name: _mask(column, grant.masks) for column in readable},
+        masks,
         scope_province=caller.province if grant.scope else None,
         scope_column=scope[0],
         scope_element=scope[1],
         grant=grant,
         purpose=grant.purpose,
+        job=job if grant.aggregate else None,
+        min_cell=grant.min_cell if grant.aggregate else None,
     )
 
 
@@ -300,6 +358,15 @@ def _mask(column: ColumnInfo, masks: Mapping[str, str]) -> str:
     if masks["personal"] == "generalise":
         return GENERALISED.get(column.element or "", "null")
     return "null"
+
+
+def aggregate_mask(column: ColumnInfo) -> str:
+    """A column's mask inside an aggregate grant's job: a resident ID as a pseudonym (it
+    joins and de-duplicates as the raw ID did), another identifier null, everything else
+    (personal columns included) unmasked: the job's outputs are suppressed instead."""
+    if column.sensitivity == "personal_id":
+        return "pseudonym" if is_resident_id(column.element) else "null"
+    return "none"
 
 
 def is_resident_id(element: str | None) -> bool:
@@ -385,7 +452,8 @@ class _Reader:
 
     def grant(self, node: Node, purposes: Mapping[str, Purpose]) -> Grant | None:
         required = ("departments", "tables", "columns", "purpose", "expires")
-        keys = self.mapping(node, "a grant", required, ("name", "scope", "masks"))
+        keys = self.mapping(node, "a grant", required,
+                            ("name", "scope", "masks", "jobs", "min_cell"))
         if keys is None:
             return None
         line = node.start_mark.line + 1
@@ -399,6 +467,7 @@ class _Reader:
             "scope": self.choice(keys["scope"], "scope", SCOPES) if "scope" in keys else None,
             "masks": self.masks(keys["masks"]) if "masks" in keys else dict(DEFAULT_MASKS),
         }
+        aggregate = self.aggregate(node, keys)
         purpose = values["purpose"]
         if purpose is not None and purpose not in purposes:
             self.fail(keys["purpose"], f"purpose {purpose!r} is not an approved purpose "
@@ -408,7 +477,45 @@ class _Reader:
             return None
         if "scope" in keys and values["scope"] is None:
             return None
-        return Grant(line=line, **values)
+        if aggregate is None:
+            return None
+        jobs, min_cell = aggregate
+        return Grant(line=line, **values, jobs=jobs, min_cell=min_cell)
+
+    def aggregate(self, node: Node, keys: Mapping[str, Node]
+                  ) -> tuple[tuple[str, ...], int | None] | None:
+        """``jobs`` and ``min_cell`` of a grant: both or neither, and no ``masks`` with them;
+        ((), None) for an ordinary grant, None after a problem."""
+        if "jobs" not in keys:
+            if "min_cell" in keys:
+                self.fail(keys["min_cell"], "min_cell applies only to an aggregate grant: "
+                                            "give jobs as well")
+                return None
+            return (), None
+        jobs = self.strings(keys["jobs"], "jobs")
+        ok = jobs is not None
+        for item, job in zip(getattr(keys["jobs"], "value", ()), jobs or (), strict=False):
+            if job not in AGGREGATE_JOBS:
+                self.fail(item, f"jobs may list only built-in jobs whose outputs are counts "
+                                f"({', '.join(AGGREGATE_JOBS)}), not {job!r}")
+                ok = False
+        if "masks" in keys:
+            self.fail(keys["masks"], "an aggregate grant (jobs) takes no masks: its job reads "
+                                     "personal columns unmasked and resident IDs as "
+                                     "pseudonyms, and its outputs are suppressed by min_cell")
+            ok = False
+        if "min_cell" not in keys:
+            self.fail(node, "an aggregate grant (jobs) lacks 'min_cell', the fewest people "
+                            "a published cell may count")
+            return None
+        min_cell = self.integer(keys["min_cell"], "min_cell")
+        if min_cell is not None and min_cell < MIN_CELL_FLOOR:
+            self.fail(keys["min_cell"], f"min_cell must be at least {MIN_CELL_FLOOR}, "
+                                        f"not {min_cell}")
+            min_cell = None
+        if not ok or min_cell is None:
+            return None
+        return jobs, min_cell
 
     def masks(self, node: Node) -> dict[str, str] | None:
         keys = self.mapping(node, "masks", (), ("personal_id", "personal"))

@@ -5,7 +5,9 @@ token (``authorization: Bearer <JWT>``) that :class:`_AuthFactory` verifies befo
 runs; department, province and token purpose come only from that verified token. A request is
 planned on a :class:`hub.views.GovernedSession`, which replaces every base table with its
 scoped, masked view before planning, so SQL and the built-in jobs read only what the policy
-lets the caller read.
+lets the caller read. A job is built with :meth:`hub.views.GovernedSession.build`, which
+decides its tables for that job: an aggregate grant (``jobs``, ``min_cell``) applies to the
+jobs it lists only, and their outputs leave with small cells suppressed.
 
 The protocol (what :mod:`hub.client` speaks):
 
@@ -338,7 +340,9 @@ class HubService(flight.FlightServerBase):
                     return governed.sql_job(command["query"])
                 spec = JOBS[command["job"]]
                 params = spec.params(**command.get("params", {}))
-                return spec.build(governed, params)
+                # Decided for this job: an aggregate grant applies to the jobs it lists
+                # only, and then the outputs are suppressed (hub.views.guard_aggregate).
+                return governed.build(command["job"], params)
         except AccessDenied as exc:
             raise _Refused(f"denied: {exc}", flight.FlightUnauthorizedError) from None
         except (GovgridError, ValueError, TypeError, KeyError) as exc:

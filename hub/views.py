@@ -22,6 +22,15 @@ it exactly as they read through a plain snapshot (``table``, ``elements``, ``sch
   their element (a null ``sex`` is still the sex column, of unknown values), so jobs bound
   to it still run and see only the masked values.
 
+An aggregate grant (``jobs: [rollup]``, ``min_cell``; see :mod:`hub.policy`) is reached only
+through :meth:`GovernedSession.build`, which decides every table for the one built-in job it
+builds: the job reads the grant's personal columns unmasked, its outputs are only the counts
+that job publishes (:data:`AGGREGATE_OUTPUTS`), and cells counting fewer than ``min_cell``
+people are suppressed (:func:`hub.masks.suppress_small_cells`) before anything leaves. The
+snapshot such a job read is sealed once the job is built: it reads no table again. SQL, a
+table read, the catalog and every other job are decided without the job, so the aggregate
+grant never matches them.
+
 Touching a table the policy denies raises :class:`~hub.exceptions.AccessDenied` naming the
 table and the reason. ``decisions`` holds the decision of every table touched (denials
 included) and ``accesses`` what each read took, for the audit; :meth:`GovernedSnapshot.recheck`
@@ -35,6 +44,7 @@ decides them all again (the server does so when results are fetched).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
@@ -46,6 +56,7 @@ import pandas as pd
 import pyarrow as pa
 
 from compute.exceptions import CatalogError
+from compute.jobs.base import Job, Params
 from compute.session import Session
 from compute.tables.catalog import Catalog, ColumnEntry, TableEntry
 from compute.tables.delta import Version
@@ -53,7 +64,7 @@ from compute.tables.elements import ELEMENTS
 from compute.tables.read import Filter, Filters, read_version
 from compute.tables.snapshot import Snapshot
 from hub.exceptions import AccessDenied
-from hub.masks import apply_decision
+from hub.masks import apply_decision, suppress_small_cells
 from hub.policy import Caller, ColumnInfo, Decision, Policy, Principal, TableInfo
 from kernels.pseudonym import MIN_SECRET_BYTES, purpose_key
 
@@ -62,6 +73,29 @@ DESTROYING = ("partial", "null")
 # Masks whose values are strings whatever the column held.
 AS_STRING = ("partial", "pseudonym", "surname")
 PROVINCE_SPAN = 10_000
+
+
+@dataclass(frozen=True)
+class Cells:
+    """One output of an aggregate job: ``count`` people (or units) per ``keys`` within the
+    roll-up's level and division, computed from the tables of the job's input ``roles``."""
+
+    count: str
+    keys: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+# What each job an aggregate grant may list (hub.policy.AGGREGATE_JOBS) returns: every output
+# and the cells it counts. An output computed from a table whose decision opens a personal
+# column unmasked is suppressed below min_cell; one computed from public columns only (the
+# enterprises by status) is what any department reads anyway and leaves unchanged. A job
+# output not listed here is refused.
+AGGREGATE_OUTPUTS: dict[str, dict[str, Cells]] = {
+    "rollup": {
+        "population": Cells("population", ("sex", "age_band"), ("registry", "deaths")),
+        "enterprises": Cells("enterprises", ("status",), ("enterprises",)),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -136,12 +170,17 @@ class GovernedSnapshot(Snapshot):
         as_of: Any = None,
         partitions: Any = None,
         inputs: Mapping[str, str] | None = None,
+        job: str | None = None,
     ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"the hub secret must be at least {MIN_SECRET_BYTES} bytes")
         super().__init__(catalog, as_of, partitions, inputs)
+        # The built-in job these views are decided for (None: SQL and reads); set only by
+        # GovernedSession.build, and the snapshot is sealed once that job is built.
+        self.job = job
+        self.sealed = False
         self.base_catalog = catalog
         self.catalog = CatalogView(self)  # what jobs see of the catalog (readable tables)
         self.policy = policy
@@ -160,7 +199,7 @@ class GovernedSnapshot(Snapshot):
         AccessDenied naming the table and the reason, and is recorded all the same."""
         if name not in self.decisions:
             self.decisions[name] = self.policy.decide(
-                self.caller, table_info(self._raw_entry(name)), self.now)
+                self.caller, table_info(self._raw_entry(name)), self.now, self.job)
         decision = self.decisions[name]
         if not decision.allowed:
             raise AccessDenied(f"access to table {name!r} denied: {decision.reason}")
@@ -171,7 +210,7 @@ class GovernedSnapshot(Snapshot):
         if name in self.decisions:
             return self.decisions[name].allowed
         entry = self.base_catalog.table(name)
-        return self.policy.decide(self.caller, table_info(entry), self.now).allowed
+        return self.policy.decide(self.caller, table_info(entry), self.now, self.job).allowed
 
     def recheck(self, now: dt.datetime, policy: Policy | None = None) -> dict[str, Decision]:
         """Decide every table this snapshot touched again, at ``now`` (under ``policy`` when
@@ -180,7 +219,8 @@ class GovernedSnapshot(Snapshot):
         policy = policy or self.policy
         fresh = {}
         for name, before in self.decisions.items():
-            after = policy.decide(self.caller, table_info(self.base_catalog.table(name)), now)
+            after = policy.decide(self.caller, table_info(self.base_catalog.table(name)), now,
+                                  self.job)
             fresh[name] = after
             if not after.allowed:
                 raise AccessDenied(f"access to table {name!r} denied at {now.isoformat()}: "
@@ -228,10 +268,18 @@ class GovernedSnapshot(Snapshot):
 
     def column_range(self, name: str, column: str) -> tuple[Any, Any]:
         """The range of an unmasked column (from the Delta log, over the whole table) or of a
-        date generalised to its year; any other masked column is AccessDenied."""
+        date generalised to its year; any other masked column is AccessDenied. A personal
+        column an aggregate grant unmasks gives its range in whole years only (1 January of
+        the first, 31 December of the last): its extremes are one person's values."""
         decision = self.decision(name)
         decision.require([column])
         mask = decision.masks[column]
+        if mask == "none" and decision.aggregate and self._personal(name, column):
+            low, high = super().column_range(name, column)
+            if not isinstance(low, dt.date):
+                raise AccessDenied(f"table {name!r}: column {column!r} is personal; under an "
+                                   "aggregate grant its range is not readable")
+            return _year_start(low), _year_end(high)
         if mask == "none":
             return super().column_range(name, column)
         if mask in ("birth_year", "death_year"):
@@ -239,6 +287,10 @@ class GovernedSnapshot(Snapshot):
             return _year_start(low), _year_start(high)
         raise AccessDenied(f"table {name!r}: column {column!r} is masked ({mask}); its range "
                            "is not readable")
+
+    def _personal(self, name: str, column: str) -> bool:
+        found = [c for c in self._raw_entry(name).columns if c.name == column]
+        return bool(found) and found[0].sensitivity in ("personal", "personal_id")
 
     # --- reading ------------------------------------------------------------------------
 
@@ -253,6 +305,9 @@ class GovernedSnapshot(Snapshot):
         ``filters`` (pyarrow DNF) are exact on the view's values; those on unmasked columns
         also go into the Parquet read, together with a division-code scope.
         """
+        if self.sealed:
+            raise AccessDenied(f"the views of job {self.job!r} were read when it was built: "
+                               f"table {name!r} is not readable again through them")
         decision = self.decision(name)
         selected = list(decision.columns if columns is None else columns)
         groups = _dnf(filters)
@@ -393,12 +448,45 @@ class GovernedSession(Session):
         self.caller = request_caller(caller, purpose)
         self.now = now
         self._secret = secret
+        self._job: str | None = None  # set on the private copy GovernedSession.build makes
 
     def snapshot(self, as_of: Any = None, inputs: dict[str, str] | None = None
                  ) -> GovernedSnapshot:
         return GovernedSnapshot(
             self.catalog, self.policy, self.caller, self.now, self._secret,
-            as_of if as_of is not None else self.as_of, self._read_partitions, inputs)
+            as_of if as_of is not None else self.as_of, self._read_partitions, inputs,
+            job=self._job)
+
+    def build(self, name: str, params: Params | None = None,
+              inputs: dict[str, str] | None = None, **kwargs: Any) -> Job:
+        """Built-in job ``name`` over views decided for that job (what the service runs).
+
+        Tables are decided with the job's name, so an aggregate grant listing it applies
+        (and only then). When one does, the job's outputs are what
+        :data:`AGGREGATE_OUTPUTS` lists, cells under the grants' ``min_cell`` suppressed, and
+        its snapshot is sealed; an output not listed is AccessDenied.
+        """
+        from compute.jobs import JOBS
+
+        spec = JOBS[name]
+        bound = copy.copy(self)
+        bound._job = name
+        job = spec.build(bound, params, inputs=inputs, **kwargs)
+        if job.name != name or not isinstance(job.snapshot, GovernedSnapshot) \
+                or job.snapshot.job != name:
+            raise AccessDenied(f"job {name!r} did not build over views decided for it")
+        return guard_aggregate(job)
+
+    def sql_job(self, query: str, as_of: Any = None) -> Job:
+        if self._job is not None:
+            raise AccessDenied(f"views decided for job {self._job!r} run no SQL")
+        return super().sql_job(query, as_of)
+
+    def table(self, name: str, columns: Sequence[str] | None = None,
+              filters: Filters | None = None, as_of: Any = None) -> dd.DataFrame:
+        if self._job is not None:
+            raise AccessDenied(f"views decided for job {self._job!r} are read by that job only")
+        return super().table(name, columns, filters, as_of)
 
     def rows(self, name: str) -> int:
         return self.snapshot().rows(name)
@@ -409,6 +497,58 @@ class GovernedSession(Session):
     def __repr__(self) -> str:
         return (f"<GovernedSession {self.caller.department!r} province={self.caller.province} "
                 f"purpose={self.caller.purpose} data={str(self.catalog.root)!r}>")
+
+
+def guard_aggregate(job: Job) -> Job:
+    """``job`` as it may leave when an aggregate grant decided any table it read: only the
+    outputs :data:`AGGREGATE_OUTPUTS` lists for it, each output computed from a table whose
+    personal columns the grant opened reduced to the cells of at least ``min_cell`` people
+    (the largest ``min_cell`` of the grants used), and its snapshot sealed. Any other job is
+    returned as it is."""
+    snapshot = job.snapshot
+    if not isinstance(snapshot, GovernedSnapshot):
+        return job
+    aggregate = [d for d in snapshot.decisions.values() if d.allowed and d.aggregate]
+    if not aggregate:
+        return job
+    snapshot.sealed = True
+    if any(d.job != job.name for d in aggregate) or job.name not in AGGREGATE_OUTPUTS:
+        raise AccessDenied(f"job {job.name!r} is not an aggregate job its grants list")
+    cells = AGGREGATE_OUTPUTS[job.name]
+    unknown = sorted(set(job.outputs) - set(cells))
+    if unknown:
+        raise AccessDenied(f"job {job.name!r}: outputs {unknown} are not aggregate outputs")
+    from compute.jobs import JOBS
+
+    min_cell = max(d.min_cell for d in aggregate)
+    roles = JOBS[job.name].inputs(snapshot, job.params)
+    outputs = {}
+    for name, frame in job.outputs.items():
+        spec = cells[name]
+        missing = [c for c in ("level", "division_code", *spec.keys, spec.count)
+                   if c not in frame.columns]
+        if missing:
+            raise AccessDenied(f"job {job.name!r}: output {name!r} lacks {missing}")
+        tables = {roles[role] for role in spec.roles}
+        if any(_opens_personal(snapshot, table) for table in tables):
+            # One small partition (a row per cell), as pandas: the rule needs every cell.
+            whole = frame.repartition(npartitions=1).to_backend("pandas")
+            frame = whole.map_partitions(suppress_small_cells, spec.count, list(spec.keys),
+                                         min_cell, meta=whole._meta)
+        outputs[name] = frame
+    plan = [*job.plan, f"aggregate grant: cells under {min_cell} suppressed"]
+    return dataclasses.replace(job, outputs=outputs, plan=plan)
+
+
+def _opens_personal(snapshot: GovernedSnapshot, table: str) -> bool:
+    """Whether ``table``'s decision lets a personal column through unmasked (the owner's
+    included: an aggregate job's output mixes what the grant opened with it)."""
+    decision = snapshot.decisions.get(table)
+    if decision is None:
+        return True  # not decided: treat as opened
+    sensitivity = {c.name: c.sensitivity for c in snapshot._raw_entry(table).columns}
+    return any(mask == "none" and sensitivity.get(column) in ("personal", "personal_id")
+               for column, mask in decision.masks.items())
 
 
 def catalog_for(
@@ -525,7 +665,8 @@ def _scope_terms(decision: Decision) -> list[Filter]:
 
 def _terms(decision: Decision) -> tuple[Any, ...]:
     return (decision.allowed, decision.columns, tuple(sorted(decision.masks.items())),
-            decision.scope_province, decision.scope_column, decision.purpose)
+            decision.scope_province, decision.scope_column, decision.purpose,
+            decision.job, decision.min_cell)
 
 
 def _year_start(value: Any) -> Any:
@@ -533,6 +674,14 @@ def _year_start(value: Any) -> Any:
         return value.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     if isinstance(value, dt.date):
         return value.replace(month=1, day=1)
+    return value
+
+
+def _year_end(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.replace(month=12, day=31, hour=23, minute=59, second=59, microsecond=0)
+    if isinstance(value, dt.date):
+        return value.replace(month=12, day=31)
     return value
 
 
@@ -549,12 +698,15 @@ def _arrow(dtype: str) -> pa.DataType:
 
 
 __all__ = [
+    "AGGREGATE_OUTPUTS",
     "Access",
     "CatalogView",
+    "Cells",
     "GovernedSession",
     "GovernedSnapshot",
     "catalog_for",
     "governed_snapshot",
+    "guard_aggregate",
     "request_caller",
     "table_info",
     "view_entry",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub.masks import apply_decision, mask_column, scope_rows
+from hub.masks import apply_decision, mask_column, scope_rows, suppress_small_cells
 from hub.policy import AccessDenied, Caller, ColumnInfo, Decision, TableInfo, parse_policy
 from kernels import pack_resident_id, validate_resident_id
 from kernels.pseudonym import purpose_key, unpseudonymise_keys
@@ -171,3 +171,90 @@ def test_apply_decision_maps_over_dask_partitions() -> None:
     frame = dd.from_pandas(residents(), npartitions=2)
     lazy = frame.map_partitions(apply_decision, decision, KEY)
     pd.testing.assert_frame_equal(lazy.compute(), apply_decision(frame.compute(), decision, KEY))
+
+
+# --- small-cell suppression of an aggregate grant's roll-up ------------------------------------
+
+def rolled(counties: list[tuple[int, int, str, int]]) -> pd.DataFrame:
+    """Rollup's population output from county cells (division, sex, age band, people)."""
+    from compute.jobs.rollup import roll_up_levels
+
+    frame = pd.DataFrame(counties, columns=["division_code", "sex", "age_band", "population"])
+    return roll_up_levels(frame.astype({"division_code": "int32", "sex": "int8"}),
+                          ["sex", "age_band"]).reset_index(drop=True)
+
+
+def cells(frame: pd.DataFrame) -> dict[tuple, int]:
+    return {(level, int(code), int(sex), band): int(people) for level, code, sex, band, people
+            in frame[["level", "division_code", "sex", "age_band", "population"]].itertuples(
+                index=False)}
+
+
+def test_a_small_county_is_left_out_with_every_cell_that_would_give_it_away() -> None:
+    frame = rolled([(110101, 1, "0-17", 12), (110102, 1, "0-17", 1),
+                    (110201, 1, "0-17", 15), (110202, 1, "0-17", 20)])
+    published = suppress_small_cells(frame, "population", ["sex", "age_band"], 10)
+    assert cells(published) == {
+        ("nation", 0, 1, "0-17"): 48, ("province", 110000, 1, "0-17"): 48,
+        ("prefecture", 110100, 1, "0-17"): 13, ("prefecture", 110200, 1, "0-17"): 35,
+        ("county", 110201, 1, "0-17"): 15, ("county", 110202, 1, "0-17"): 20,
+    }
+    # Primary suppression alone would publish county 110101 (12) beside its prefecture (13):
+    # 13 - 12 = 1 person in county 110102. Its sibling is left out with it.
+    assert ("county", 110101, 1, "0-17") not in cells(published)
+    assert list(published.columns) == list(frame.columns)
+    assert (published.dtypes == frame.dtypes).all()
+
+
+def test_a_small_total_takes_everything_under_it_and_nothing_else() -> None:
+    frame = rolled([(110101, 1, "80+", 2), (110101, 2, "80+", 30), (120101, 1, "80+", 11)])
+    published = cells(suppress_small_cells(frame, "population", ["sex", "age_band"], 3))
+    # sex 1: nation 13, two provinces of 2 and 11: the provinces go together, and below them.
+    assert published == {("nation", 0, 1, "80+"): 13, ("nation", 0, 2, "80+"): 30,
+                         ("province", 110000, 2, "80+"): 30,
+                         ("prefecture", 110100, 2, "80+"): 30,
+                         ("county", 110101, 2, "80+"): 30}
+    # Below min_cell at the top: nothing at all.
+    assert suppress_small_cells(frame, "population", ["sex", "age_band"], 50).empty
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_published_cell_is_small_and_none_is_derivable(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    counties = [(province * 10_000 + prefecture * 100 + county, sex, band, people)
+                for province in (11, 44, 51) for prefecture in range(1, 4)
+                for county in range(1, 1 + int(rng.integers(1, 4)))
+                for sex in (1, 2) for band in ("0-17", "80+")
+                for people in [int(rng.geometric(0.08))]]
+    frame = rolled(counties)
+    min_cell = int(rng.choice([3, 5, 10]))
+    published = suppress_small_cells(frame, "population", ["sex", "age_band"], min_cell)
+    every, kept = cells(frame), cells(published)
+    assert 0 < len(kept) < len(every)
+    assert set(kept) <= set(every) and all(kept[c] == every[c] for c in kept)
+    assert all(people >= min_cell for people in kept.values())
+    parent_level = {"county": "prefecture", "prefecture": "province", "province": "nation"}
+    codes = {"prefecture": lambda c: c // 100 * 100, "province": lambda c: c // 10_000 * 10_000,
+             "nation": lambda c: 0}
+
+    def parent(cell):
+        level, code, sex, band = cell
+        up = parent_level[level]
+        return (up, codes[up](code), sex, band)
+
+    children: dict[tuple, list[tuple]] = {}
+    for cell in every:
+        if cell[0] != "nation":
+            children.setdefault(parent(cell), []).append(cell)
+    for cell in kept:
+        if cell[0] != "nation":
+            assert parent(cell) in kept  # nothing under a suppressed cell
+    for cell, below in children.items():
+        shown = [c for c in below if c in kept]
+        # A published total's children: all published (they add up to it) or none.
+        assert shown in ([], below), cell
+        if cell in kept and not shown:
+            assert len(below) >= 2 and min(every[c] for c in below) < min_cell
+        # And no more is left out than that rule needs.
+        if cell in kept and min(every[c] for c in below) >= min_cell:
+            assert shown == below

@@ -14,6 +14,7 @@ from hub.policy import (
     ColumnInfo,
     PolicyError,
     TableInfo,
+    aggregate_mask,
     decide,
     load_policy,
     parse_policy,
@@ -356,3 +357,126 @@ def test_merge_keys_and_aliases_cannot_smuggle_keys() -> None:
         parse_policy(text, now=NOW)
     aliased = grant(departments="&d [civil affairs]", tables="*d")
     assert parse_policy(aliased, now=NOW).grants[0].tables == ("civil affairs",)
+
+
+# --- aggregate grants: a built-in job that publishes counts, nothing else ---------------------
+
+AGGREGATE = """\
+version: 1
+purposes:
+  - name: census
+  - name: allowance
+grants:
+  - name: census-rollup
+    departments: [statistics bureau]
+    tables: [residents, deaths, enterprises, tax_returns]
+    columns: [resident_id, name, sex, birth_date, division_code, death_date, uscc,
+              legal_rep_id]
+    purpose: census
+    expires: 2027-06-30
+    scope: province
+    jobs: [rollup]
+    min_cell: 10
+  - name: census-masked
+    departments: [statistics bureau]
+    tables: [residents]
+    columns: [resident_id, division_code]
+    purpose: census
+    expires: 2027-06-30
+    masks: {personal_id: partial}
+"""
+STATS = Caller("statistics bureau", "44", "census")
+
+
+@pytest.fixture(scope="module")
+def aggregate():
+    return parse_policy(AGGREGATE, "aggregate.yaml", now=NOW)
+
+
+def test_an_aggregate_grant_loads_its_jobs_and_min_cell(aggregate) -> None:
+    grant = aggregate.grants[0]
+    assert grant.aggregate and grant.jobs == ("rollup",) and grant.min_cell == 10
+    assert not aggregate.grants[1].aggregate and aggregate.grants[1].min_cell is None
+
+
+def test_an_aggregate_grant_opens_personal_columns_to_its_job_only(aggregate) -> None:
+    decision = decide(aggregate, STATS, RESIDENTS, NOW, job="rollup")
+    assert decision.allowed and decision.aggregate
+    assert decision.grant.name == "census-rollup"
+    assert (decision.job, decision.min_cell) == ("rollup", 10)
+    # Inside the job: personal columns raw, resident IDs as pseudonyms (they still join).
+    assert decision.masks == {"resident_id": "pseudonym", "name": "none", "sex": "none",
+                              "birth_date": "none", "division_code": "none"}
+    assert decision.scope_province == "44"
+    assert "aggregate job 'rollup' only, cells under 10 suppressed" in decision.reason
+    # A legal representative's ID is a resident ID: a pseudonym too; an identifier of another
+    # kind is never opened, even inside the job.
+    assert decide(aggregate, STATS, ENTERPRISES, NOW, job="rollup").masks == {
+        "uscc": "none", "division_code": "none", "legal_rep_id": "pseudonym"}
+    assert aggregate_mask(ColumnInfo("passport", "personal_id")) == "null"
+    assert aggregate_mask(ColumnInfo("income", "personal", "income")) == "none"
+
+
+@pytest.mark.parametrize("job", [None, "verify", "eligibility", "integrity", "Rollup"])
+def test_an_aggregate_grant_never_matches_sql_or_another_job(aggregate, job) -> None:
+    # SQL (job None) and every job but rollup fall through to the next grant: masked.
+    decision = decide(aggregate, STATS, RESIDENTS, NOW, job=job)
+    assert decision.allowed and not decision.aggregate
+    assert decision.grant.name == "census-masked"
+    assert decision.columns == ("resident_id", "division_code")
+    assert decision.masks == {"resident_id": "partial", "division_code": "none"}
+    # Where nothing else applies, denied, and the reason says why the aggregate grant missed.
+    decision = decide(aggregate, STATS, DEATHS, NOW, job=job)
+    assert not decision.allowed and decision.columns == ()
+    expected = "SQL or a direct read" if job is None else f"job {job!r}"
+    assert f"only to the aggregate jobs ['rollup'], not to {expected}" in decision.reason
+
+
+def test_an_aggregate_grant_keeps_every_other_rule(aggregate) -> None:
+    # not_shared stays closed; purpose, expiry and the province all still apply.
+    assert not decide(aggregate, STATS, TAX_RETURNS, NOW, job="rollup").allowed
+    for caller, now in ((Caller("statistics bureau", "44"), NOW),
+                        (Caller("statistics bureau", "44", "allowance"), NOW),
+                        (Caller("statistics bureau", None, "census"), NOW),
+                        (STATS, datetime(2027, 7, 1, tzinfo=CST))):
+        assert not decide(aggregate, caller, DEATHS, now, job="rollup").allowed
+    # A department the grant does not name gets nothing from it.
+    assert not decide(aggregate, Caller("medical insurance", "44", "census"), DEATHS, NOW,
+                      job="rollup").allowed
+    # The owner reads its own table as before, whatever the job.
+    owner = decide(aggregate, Caller("civil affairs"), DEATHS, NOW, job="rollup")
+    assert owner.allowed and not owner.aggregate and owner.grant is None
+
+
+@pytest.mark.parametrize(("changes", "line", "message"), [
+    ({"jobs": "[verify]"}, 11, "jobs may list only built-in jobs whose outputs are counts "
+                               "(rollup), not 'verify'"),
+    ({"jobs": "[rollup, eligibility]"}, 11, "not 'eligibility'"),
+    ({"jobs": "[]"}, 11, "jobs must be a non-empty list"),
+    ({"jobs": "rollup"}, 11, "jobs must be a non-empty list"),
+    ({"jobs": "[rollup, rollup]"}, 11, "jobs lists 'rollup' twice"),
+    ({"jobs": "[rollup]", "min_cell": None}, 5, "an aggregate grant (jobs) lacks 'min_cell'"),
+    ({"jobs": None}, 11, "min_cell applies only to an aggregate grant"),
+    ({"min_cell": "2"}, 12, "min_cell must be at least 3, not 2"),
+    ({"min_cell": "-10"}, 12, "min_cell must be at least 3"),
+    ({"min_cell": "ten"}, 12, "min_cell must be an integer"),
+    ({"min_cell": "10.5"}, 12, "min_cell must be an integer"),
+    ({"min_cell": "true"}, 12, "min_cell must be an integer"),
+    ({"masks": "{personal: generalise}"}, 13, "an aggregate grant (jobs) takes no masks"),
+])
+def test_aggregate_load_errors_name_the_line(changes: dict, line: int, message: str) -> None:
+    text = grant(**{"jobs": "[rollup]", "min_cell": "10", **changes})
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.yaml", now=NOW)
+    assert any(found == line and message in text_ for found, text_ in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_the_example_file_has_an_aggregate_grant_for_statistics() -> None:
+    example = load_policy(EXAMPLE, now=NOW)
+    stats = [grant for grant in example.grants if grant.aggregate]
+    assert [(g.jobs, g.min_cell >= 3) for g in stats] == [(("rollup",), True)]
+    caller = Caller(stats[0].departments[0], "44", stats[0].purpose)
+    assert decide(example, caller, RESIDENTS, NOW, job="rollup").aggregate
+    assert not decide(example, caller, RESIDENTS, NOW).allowed  # SQL: denied

@@ -46,6 +46,7 @@ version: 1
 purposes:
   - name: elderly-allowance-2026
   - name: pension-integrity-2026
+  - name: population-statistics-2026
 grants:
   - name: civil-affairs-residents
     departments: [civil affairs]
@@ -62,6 +63,14 @@ grants:
     expires: 2027-06-30
     scope: province
     masks: {personal_id: partial, personal: null}
+  - name: statistics-rollup
+    departments: [statistics bureau]
+    tables: [residents, deaths]
+    columns: [resident_id, sex, birth_date, division_code, death_date]
+    purpose: population-statistics-2026
+    expires: 2027-06-30
+    jobs: [rollup]
+    min_cell: 5
 """
 QUERY = "SELECT division_code, COUNT(*) AS people FROM residents GROUP BY division_code"
 IDS = "SELECT resident_id, birth_date FROM residents WHERE division_code >= 440000"
@@ -69,6 +78,7 @@ SECRET = b"s" * 32
 KEY = generate_key()
 CIVIL = ("civil affairs", "11", "elderly-allowance-2026")
 HRSS = ("human resources and social security", "44", "pension-integrity-2026")
+STATS = ("statistics bureau", "44", "population-statistics-2026")
 
 
 @dataclass
@@ -203,6 +213,32 @@ def test_a_job_equals_the_governed_session(hub):
     assert entry["masks"]["insured_persons.resident_id"] == "pseudonym"
     assert entry["masks"]["residents.birth_date"] == "birth_year"
     assert set(entry["versions"]) == {"residents", "insured_persons"}
+
+
+def test_an_aggregate_grant_runs_its_job_suppressed_and_nothing_else(hub):
+    token = hub.token(STATS, user="chen.jing")
+    before = len(hub.entries())
+    with hub.client(token) as client:
+        with pytest.raises(AccessDenied, match=r"only to the aggregate jobs \['rollup'\]"):
+            client.sql("SELECT sex, birth_date, COUNT(*) FROM residents GROUP BY 1, 2",
+                       progress=False)
+        with pytest.raises(HubError, match="invalid request"):  # finds no table to verify
+            client.run("verify", progress=False)
+        got = client.run("rollup", reference_date="2025-06-01", progress=False)
+    params = JOBS["rollup"].params(reference_date="2025-06-01")
+    want = expected(hub, token, lambda s: s.build("rollup", params))
+    assert set(got.outputs) == set(want) == {"population", "enterprises"}
+    for name in want:
+        assert_same(got[name], want[name])
+    population = got["population"]
+    assert len(population) and population["population"].min() >= 5
+    assert set(population["sex"]) == {1, 2}  # unmasked inside the job
+    owner = hub.session.run(JOBS["rollup"].build(hub.session, params), show_progress=False)
+    assert (owner["population"]["population"] < 5).any()  # there were small cells to hide
+    entries = hub.entries()[before:]
+    assert [e["decision"] for e in entries] == ["deny", "deny", "allow"]
+    assert entries[-1]["grants"] == ["statistics-rollup"]
+    assert "cells under 5 suppressed" in entries[-1]["reason"]
 
 
 def test_ids_leave_masked_as_the_grant_says(hub):
