@@ -21,7 +21,6 @@ from typing import Any
 
 import dask.config
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from dask.utils import format_bytes
@@ -30,6 +29,7 @@ from sqlglot.optimizer.scope import find_all_in_scope
 
 import kernels
 from compute.planner import JoinChoice, choose, split_out
+from compute.sql import frames
 from compute.sql.errors import SqlError, unsupported
 from compute.sql.rewrite import NULL_AWARE
 from compute.sql.source import Filter, TableSource
@@ -103,7 +103,8 @@ class Planner:
         conjuncts = _conjuncts(where.this) if where else []
         from_ = node.args.get("from_")
         if from_ is None:
-            relation = Relation(dd.from_pandas(pd.DataFrame({"_one": [1]}), npartitions=1), 1)
+            # Dask's backend dispatch: a pandas or a cuDF frame, as dataframe.backend says
+            relation = Relation(dd.from_dict({"_one": [1]}, npartitions=1), 1)
         else:
             relation = self.relation(from_.this, node, conjuncts)
         for join in node.args.get("joins", []):
@@ -605,7 +606,8 @@ def _with_row_ids(part: pd.DataFrame, partition_info: dict | None = None) -> pd.
 def _matched(part: pd.DataFrame, matched: bool) -> pd.DataFrame:
     """The rows a left merge with a ``_hit`` column did (or did not) match."""
     # In a task, not as a Dask filter: dask-expr would push the filter into the merge.
-    hit = part["_hit"].notna().to_numpy()
+    # ``.values``: numpy on pandas, cupy on cuDF, so the mask never leaves the device.
+    hit = part["_hit"].notna().values
     return part[hit if matched else ~hit].drop(columns="_hit")
 
 
@@ -636,8 +638,8 @@ class _WindowTask:
         self.function, self.value, self.extent = function, value, extent
 
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
-        part = part.sort_values(self.by + self.order, ascending=[True] * len(self.by)
-                                + self.ascending, kind="stable", na_position="last")
+        part = frames.sort_stable(part, self.by + self.order,
+                                  [True] * len(self.by) + self.ascending, "last")
         groups = _group_ids(part, self.by)
         peers = _group_ids(part, self.by + self.order) if self.order else groups
         position = constant(1, part).cumsum() - 1
@@ -658,8 +660,9 @@ class _WindowTask:
         if self.extent == "partition":
             name = {"count_star": "size"}.get(self.function, self.function)
             result = value.groupby(groups).transform(name)
+            # SUM of no non-NULL value is NULL. (cuDF's groupby has no "any": max instead.)
             return result if self.function != "sum" else result.where(
-                value.notna().groupby(groups).transform("any"))
+                value.notna().astype("int64").groupby(groups).transform("max") > 0)
         counts = value.notna().astype("int64").groupby(groups).cumsum()
         if self.function in ("count", "count_star"):
             running = counts if self.function == "count" else \
@@ -693,8 +696,8 @@ class _SortTask:
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
         # stable sorts from the last key to the first: each key its own NULLS FIRST/LAST
         for label, ascending, nulls_first in reversed(self.keys):
-            part = part.sort_values(label, ascending=ascending, kind="stable",
-                                    na_position="first" if nulls_first else "last")
+            part = frames.sort_stable(part, label, ascending,
+                                      "first" if nulls_first else "last")
         return part if self.limit is None else part.head(self.limit)
 
 
@@ -727,23 +730,28 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
             counts = unique.groupby(by, dropna=False)[operand].count().rename(label).reset_index()
             result = result.merge(counts, on=by, how="left")
     if not keys:
-        defaults = {label: 0 if how in ("size", "count") else np.nan
-                    for label, how, _, _ in specs}
+        nulls = [label for label, how, _, _ in specs if how not in ("size", "count")]
         result = result.repartition(npartitions=1).map_partitions(
-            _one_row, defaults, meta=result._meta).drop(columns=["_k"])
+            _one_row, nulls, meta=result._meta).drop(columns=["_k"])
     missing = [k for k in all_keys if k not in keys]
     if missing:
-        result = result.assign(**{k: np.nan for k in missing})
+        # NULL keys: float64 NaN on pandas, nulls on cuDF (which does not concatenate a NaN
+        # column with a string key of another grouping set; an all-null one it does)
+        result = result.map_partitions(frames.with_missing, missing,
+                                       meta=frames.with_missing(result._meta, missing))
     return result[[*all_keys, *(label for label, _, _, _ in specs)]]
 
 
-def _one_row(part: pd.DataFrame, defaults: dict[str, Any]) -> pd.DataFrame:
-    """A global aggregate has one row even over no input rows."""
+def _one_row(part: pd.DataFrame, nulls: list[str]) -> pd.DataFrame:
+    """A global aggregate has one row even over no input rows: NULL in ``nulls``, 0 (counts)
+    in the other columns."""
     if len(part):
         return part
-    row = {c: [defaults.get(c, 0)] for c in part.columns}
-    return type(part)(row).astype({c: part[c].dtype for c in part.columns
-                                     if c not in defaults or defaults[c] == 0})
+    # reindex makes the row missing everywhere, in each library's own way (pandas: NaN,
+    # integers as float64; cuDF: nulls, dtypes kept); the counts are then filled with 0.
+    row = part.reset_index(drop=True).reindex([0])
+    zeros = [c for c in part.columns if c not in nulls]
+    return row.fillna(dict.fromkeys(zeros, 0)).astype({c: part[c].dtype for c in zeros})
 
 
 # -- tree helpers ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The hub's column kernels as SQL functions: name -> function of partition Series.
 
 Each takes and returns pandas (or cuDF) Series aligned with the partition; the kernels
-dispatch on where the data lives, so the same entry serves the CPU and the GPU.
+dispatch on where the data lives, so the same entry serves the CPU and the GPU. Everything
+else is an operation both libraries share, or goes through :mod:`compute.sql.frames`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-
 import kernels
-from compute.tables.dtypes import DATE_DTYPE
+from compute.sql import frames
 
 
 def valid_resident_id(ids: Any) -> Any:
@@ -23,9 +21,7 @@ def valid_resident_id(ids: Any) -> Any:
 
 def resident_birth_date(ids: Any) -> Any:
     """The birth date an ID encodes; NULL where the ID is not valid."""
-    dates = kernels.resident_id_fields(ids)["birth_date"]
-    # date32 -> timestamp[s] in Arrow first: a zero-copy route to datetime64, no Python dates.
-    return dates.astype(pd.ArrowDtype(pa.timestamp("s"))).astype(DATE_DTYPE)
+    return frames.date_column(kernels.resident_id_fields(ids)["birth_date"])
 
 
 def resident_sex(ids: Any) -> Any:
@@ -51,7 +47,7 @@ def id_province(ids: Any) -> Any:
     head = ids.str.slice(0, 2)
     digits = (head.str.len() == 2) & head.str.slice(0, 1).between("0", "9") & \
         head.str.slice(1, 2).between("0", "9")
-    return (pd.to_numeric(head.where(digits.fillna(False).astype(bool)), errors="coerce")
+    return (frames.to_numeric(head.where(digits.fillna(False).astype(bool)))
             * 10000).astype("float64")
 
 
@@ -63,17 +59,21 @@ def prefecture_of(division_code: Any) -> Any:
 def age_at(birth_date: Any, reference: Any) -> Any:
     """Completed years at ``reference``: the years between, less one before the birthday
     (NULL where either is NULL)."""
-    birth, ref = pd.to_datetime(birth_date), pd.to_datetime(reference)
+    birth, ref = frames.to_datetime(birth_date), frames.to_datetime(reference)
+    # pandas compares NaT as False, cuDF gives null: only where ``years`` is NULL anyway
     before = (birth.dt.month > ref.dt.month) | (
         (birth.dt.month == ref.dt.month) & (birth.dt.day > ref.dt.day))
-    return (ref.dt.year - birth.dt.year - before.astype("int64")).astype("float64")
+    # the fields are int32 (float64 with NaT) on pandas, int16 on cuDF: float64 first
+    years = ref.dt.year.astype("float64") - birth.dt.year.astype("float64")
+    return (years - before.astype("int64")).astype("float64")
 
 
 def month_index(dates: Any) -> Any:
     """Months since year 0 (year * 12 + month - 1): equal for dates of the same month, as
     DATE_TRUNC('month', d) is, and ordered like it (NULL for NULL)."""
-    dates = pd.to_datetime(dates)
-    return (dates.dt.year * 12 + dates.dt.month - 1).astype("float64")
+    dates = frames.to_datetime(dates)
+    # float64 first: cuDF's year is int16, and year * 12 would overflow from year 2731
+    return (dates.dt.year.astype("float64") * 12 + dates.dt.month - 1).astype("float64")
 
 
 def valid_uscc(codes: Any) -> Any:

@@ -7,12 +7,15 @@ scalar. Everything is translated before anything runs: an expression class missi
 :data:`TRANSFORMS` is refused with :class:`SqlError` naming it. Comparisons follow SQL's
 three-valued logic through the nullable ``boolean`` dtype, so ``NOT`` of a comparison with a
 NULL stays NULL and filters drop it.
+
+Every translation is an operation pandas and cuDF share with the same semantics; where they
+differ, :mod:`compute.sql.frames` does it (NULL columns, AND/OR, division, remainder, date
+parsing and offsets, LIKE). docs/gpu.md lists what was checked.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,7 +23,9 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
+from compute.sql import frames
 from compute.sql.errors import SqlError, position, unsupported
+from compute.sql.frames import is_column
 from compute.sql.functions import FUNCTIONS
 from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE
 
@@ -104,14 +109,12 @@ def _column(node: exp.Column, labels: Mapping[str, str]) -> Fn:
     return lambda part: part[label]
 
 
-def is_column(value: Any) -> bool:
-    """Whether ``value`` is a column (pandas or cuDF Series) rather than a scalar."""
-    return hasattr(value, "dtype") and hasattr(value, "index")
-
-
 def constant(value: Any, part: Any) -> Any:
-    """A column of ``value`` aligned with ``part``, built by the partition's own library."""
-    column = part[[]].assign(_constant=np.nan if value is None else value)["_constant"]
+    """A column of ``value`` aligned with ``part``, built by the partition's own library
+    (None: a float64 column of NULLs, :func:`frames.missing`)."""
+    if value is None:
+        return frames.missing(part)
+    column = part[[]].assign(_constant=value)["_constant"]
     dtype = _scalar_dtype(value)
     return column.astype(dtype) if dtype is not None else column
 
@@ -141,8 +144,8 @@ def _nullable(result: Any, *operands: Any) -> Any:
         nulls = nulls | _is_null(operand)
     if not is_column(result):
         return None if nulls is True else result
-    result = result.astype("boolean")
-    return result.mask(nulls, pd.NA) if is_column(nulls) else result
+    result = result.astype(frames.LOGICAL)
+    return result.mask(nulls) if is_column(nulls) else result
 
 
 def _binary(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
@@ -153,7 +156,7 @@ def _binary(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
             a, b = left(part), right(part)
             if _is_null(a) is True or _is_null(b) is True:
                 return None
-            return op(a, b)
+            return op(frames.calendar(a, b), frames.calendar(b, a))
 
         return run
 
@@ -184,9 +187,7 @@ def _logical(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]
 
 
 def _boolean(value: Any, part: pd.DataFrame) -> pd.Series:
-    if is_column(value):
-        return value.astype("boolean")
-    return constant(pd.NA if value is None else bool(value), part).astype("boolean")
+    return frames.logical(value, part)
 
 
 def _not(node: exp.Not, compile_node: Compile) -> Fn:
@@ -196,7 +197,7 @@ def _not(node: exp.Not, compile_node: Compile) -> Fn:
 def _negated(inner: Fn) -> Fn:
     def run(part: pd.DataFrame) -> Any:
         value = inner(part)
-        return ~value.astype("boolean") if is_column(value) else (
+        return ~value.astype(frames.LOGICAL) if is_column(value) else (
             None if value is None else not value
         )
 
@@ -252,7 +253,7 @@ def _in(node: exp.In, compile_node: Compile) -> Fn:
     def run(part: pd.DataFrame) -> Any:
         column = _series(inner(part), part)
         result = _nullable(column.isin(values), column)
-        return result.mask(~result.fillna(True), pd.NA) if has_null else result
+        return result.mask(~result.fillna(True)) if has_null else result
 
     return run
 
@@ -269,15 +270,12 @@ def _like(case_insensitive: bool) -> Callable[[exp.Expr, Compile], Fn]:
             raise unsupported(node, "LIKE with a pattern other than a string literal")
         if node.args.get("escape") is not None:
             raise unsupported(node, "LIKE ... ESCAPE")
-        pattern = "".join(
-            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in node.expression.this
-        )
-        regex = ("(?is)" if case_insensitive else "(?s)") + f"^{pattern}$"
+        body = frames.like_regex(node.expression.this)
         inner = compile_node(node.this)
 
         def run(part: pd.DataFrame) -> Any:
             column = _series(inner(part), part)
-            return _nullable(column.str.contains(regex, regex=True, na=False), column)
+            return _nullable(frames.matches_whole(column, body, case_insensitive), column)
 
         return run
 
@@ -295,13 +293,25 @@ def _case(node: exp.Case, compile_node: Compile) -> Fn:
     otherwise = compile_node(default) if default is not None else (lambda _part: None)
 
     def run(part: pd.DataFrame) -> pd.Series:
-        result = _series(otherwise(part), part)
+        result = otherwise(part)
         for condition, value in reversed(compiled):
             mask = _boolean(condition(part), part).fillna(False).astype(bool)
-            result = _series(value(part), part).where(mask, result)
-        return result
+            result = _choose(mask, value(part), result, part)
+        return _series(result, part)
 
     return run
+
+
+def _choose(mask: Any, then: Any, otherwise: Any, part: Any) -> Any:
+    """``then`` where ``mask``, else ``otherwise``; a NULL branch (None) takes the other
+    branch's dtype: cuDF's ``where`` refuses to mix a float NULL column with strings,
+    booleans or dates."""
+    if then is None and otherwise is None:
+        return None
+    if then is None:
+        return _series(otherwise, part).mask(mask)
+    then = _series(then, part)
+    return then.where(mask) if otherwise is None else then.where(mask, otherwise)
 
 
 def _if(node: exp.If, compile_node: Compile) -> Fn:
@@ -318,8 +328,10 @@ def _coalesce(node: exp.Coalesce, compile_node: Compile) -> Fn:
         for following in parts[1:]:
             if not is_column(result):
                 result = following(part) if _is_null(result) is True else result
-            else:
-                result = result.fillna(_series(following(part), part))
+            elif (value := following(part)) is not None:
+                # where, not fillna: cuDF's fillna refuses a fill of another dtype (floats
+                # into an integer column with nulls); where takes the common dtype.
+                result = result.where(result.notna(), _series(value, part))
         return result
 
     return run
@@ -358,7 +370,7 @@ def _cast_value(value: Any, target: str) -> Any:
             return stamp.normalize() if target == "date" else stamp
         return {"integer": int, "float64": float, "string": str, "boolean": bool}[target](value)
     if target in ("date", "timestamp"):
-        stamps = value if value.dtype.kind == "M" else pd.to_datetime(value)
+        stamps = value if value.dtype.kind == "M" else frames.to_datetime(value)
         stamps = stamps.astype(DATE_DTYPE)
         return stamps.dt.floor("D") if target == "date" else stamps
     if target == "integer":
@@ -390,7 +402,13 @@ def _date_add(sign: int) -> Callable[[exp.Expr, Compile], Fn]:
         unit = node.args.get("unit")
         interval = exp.Interval(this=node.expression, unit=unit or exp.var("day"))
         date, delta = compile_node(node.this), _interval(interval, compile_node)(None)
-        return lambda part: date(part) + delta if sign > 0 else date(part) - delta
+
+        def run(part: pd.DataFrame) -> Any:
+            value = date(part)
+            offset = frames.calendar(delta, value)
+            return value + offset if sign > 0 else value - offset
+
+        return run
 
     return translate
 
@@ -481,17 +499,6 @@ def _function(fn: Callable[[pd.Series], Any]) -> Callable[[exp.Expr, Compile], F
     return translate
 
 
-def _divide(a: Any, b: Any) -> Any:
-    # As DuckDB: "/" divides exactly, also integers, and x / 0 is IEEE (inf or NaN).
-    return a / b if is_column(a) or is_column(b) else (
-        np.float64(a) / np.float64(b))
-
-
-def _modulo(a: Any, b: Any) -> Any:
-    # SQL's remainder takes the dividend's sign (-7 % 3 = -1); Python's takes the divisor's.
-    return np.fmod(a, b)
-
-
 TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Literal: _literal,
     exp.Null: _constant(None),
@@ -501,8 +508,8 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Add: _binary(operator.add),
     exp.Sub: _binary(operator.sub),
     exp.Mul: _binary(operator.mul),
-    exp.Div: _binary(_divide),
-    exp.Mod: _binary(_modulo),
+    exp.Div: _binary(frames.true_divide),
+    exp.Mod: _binary(frames.remainder),
     exp.Neg: _neg,
     exp.EQ: _comparison(operator.eq),
     exp.NEQ: _comparison(operator.ne),
@@ -510,8 +517,8 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.GTE: _comparison(operator.ge),
     exp.LT: _comparison(operator.lt),
     exp.LTE: _comparison(operator.le),
-    exp.And: _logical(operator.and_),
-    exp.Or: _logical(operator.or_),
+    exp.And: _logical(frames.kleene_and),
+    exp.Or: _logical(frames.kleene_or),
     exp.Not: _not,
     exp.Is: _is,
     exp.In: _in,

@@ -1,0 +1,219 @@
+"""Where pandas and cuDF partitions differ, for the SQL layer: the one place that knows.
+
+Every per-partition function of :mod:`compute.sql` runs on pandas (CPU workers) and on cuDF
+(GPU workers). Most operations both libraries share with the same semantics and are called
+directly. The few that differ are here, each written once, either with operations both share
+(most of them, so the CPU tests run the very code the GPU runs) or, where no shared form
+exists, by calling the partition's own library, chosen from the object's type. cuDF is
+imported only when a partition is a cuDF object. docs/gpu.md, "SQL partition functions",
+lists each difference with the cuDF source it was checked against.
+
+- ``missing``, ``with_missing``: columns of NULLs. cuDF keeps ``np.nan`` as a value
+  (group-by aggregations do not skip it, and a NaN column does not concatenate with a
+  string one); only a null is NULL there.
+- ``logical``, ``kleene_and``, ``kleene_or``: SQL's three-valued logic. Both carry pandas'
+  nullable ``boolean`` dtype, but cuDF's ``&`` and ``|`` propagate nulls (libcudf
+  BITWISE_AND/OR), where SQL and pandas say ``NULL AND FALSE`` is FALSE.
+- ``true_divide``: cuDF divides int32 by int32 into float32 (outside pandas-compatible mode).
+- ``remainder``: ``np.fmod`` on a cuDF Series is Python's ``%`` (the divisor's sign).
+- ``to_datetime``, ``to_numeric``: functions of the library, not methods; cuDF guesses a
+  date format from the first string even when it is NULL.
+- ``calendar``: cuDF adds ``cudf.DateOffset``, not ``pd.DateOffset``, to a datetime column.
+- ``matches_whole``: libcudf's regex engine has no inline flags and its ``$`` also matches
+  before a final newline.
+- ``sort_stable``: cuDF always sorts stably and warns when asked for ``kind="stable"``.
+- ``date_column``: the kernels give Arrow dates on pandas, ``datetime64[s]`` on cuDF.
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from compute.tables.dtypes import DATE_DTYPE
+
+LOGICAL = "boolean"  # pandas' nullable boolean; cuDF carries the same dtype (nulls native)
+# The characters a LIKE pattern's literal text must escape: those libcudf documents as
+# escapable ("Backslash escapes a metacharacter"), which Python's re and RE2 also accept.
+_REGEX_SPECIAL = frozenset("[\\^$.|?*+(){}")
+
+
+def is_cudf(value: Any) -> bool:
+    """Whether ``value`` is a cuDF object (Series, DataFrame, Index)."""
+    return type(value).__module__.partition(".")[0] == "cudf"
+
+
+def library(value: Any) -> ModuleType:
+    """The module that made ``value``: ``cudf`` for a cuDF object (imported only then),
+    else ``pandas``."""
+    if is_cudf(value):
+        import cudf
+
+        return cudf
+    return pd
+
+
+def is_column(value: Any) -> bool:
+    """Whether ``value`` is a column (pandas or cuDF Series) rather than a scalar."""
+    return hasattr(value, "dtype") and hasattr(value, "index")
+
+
+# -- NULLs and three-valued logic ------------------------------------------------------------
+
+
+def missing(part: Any) -> Any:
+    """A float64 column of NULLs aligned with the DataFrame ``part``: NaN on pandas, null
+    on cuDF (``mask`` fills with each library's own missing value)."""
+    zeros = part[[]].assign(_missing=0.0)["_missing"]
+    return zeros.mask(zeros == 0.0)
+
+
+def with_missing(part: Any, labels: list[str]) -> Any:
+    """``part`` with float64 columns ``labels``, all NULL (see :func:`missing`)."""
+    if not labels:
+        return part
+    nulls = missing(part)
+    return part.assign(**dict.fromkeys(labels, nulls))
+
+
+def logical(value: Any, part: Any) -> Any:
+    """``value`` (a column, a bool or None) as a nullable boolean column aligned with
+    ``part``: SQL's TRUE, FALSE and NULL."""
+    if is_column(value):
+        return value.astype(LOGICAL)
+    if value is None or value is pd.NA:
+        return missing(part).astype(LOGICAL)
+    return part[[]].assign(_logical=bool(value))["_logical"].astype(LOGICAL)
+
+
+def kleene_and(a: Any, b: Any) -> Any:
+    """SQL ``a AND b`` of two nullable boolean columns: FALSE where either is FALSE, TRUE
+    where both are TRUE, else NULL."""
+    both_true = a.fillna(False) & b.fillna(False)
+    some_false = ~a.fillna(True) | ~b.fillna(True)
+    return both_true.mask(~(both_true | some_false))
+
+
+def kleene_or(a: Any, b: Any) -> Any:
+    """SQL ``a OR b`` of two nullable boolean columns: TRUE where either is TRUE, FALSE
+    where both are FALSE, else NULL."""
+    some_true = a.fillna(False) | b.fillna(False)
+    both_false = ~a.fillna(True) & ~b.fillna(True)
+    return some_true.mask(~(some_true | both_false))
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+
+
+def true_divide(a: Any, b: Any) -> Any:
+    """``a / b`` in double precision, integers too; as DuckDB, ``x / 0`` is IEEE (inf or
+    NaN)."""
+    if not (is_column(a) or is_column(b)):
+        return np.float64(a) / np.float64(b)
+    return _as_float(a) / _as_float(b)
+
+
+def _as_float(value: Any) -> Any:
+    if not is_column(value) or value.dtype.kind not in "iu":
+        return value
+    masked = isinstance(value.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
+        value.dtype, pd.ArrowDtype)
+    return value.astype("Float64" if masked else "float64")
+
+
+def remainder(a: Any, b: Any) -> Any:
+    """SQL's ``a % b``: the remainder takes the dividend's sign (``-7 % 3 = -1``); for
+    columns, ``x % 0`` is NULL.
+
+    Python's ``%``, which both libraries have, takes the divisor's sign; where the signs
+    differ and the remainder is not 0, the truncated remainder is that minus the divisor.
+    (``np.fmod`` would do on pandas, but cuDF maps it to Python's ``%``.)
+    """
+    if not (is_column(a) or is_column(b)):
+        return np.fmod(a, b)
+    modulo = a % b
+    # cuDF compares NULL operands to null: read them as "no correction" (the result is NULL)
+    differ = ((modulo != 0) & ((a < 0) != (b < 0))).fillna(False)
+    result = modulo.where(~differ, modulo - b)
+    # x % 0 is NaN (integers too: both promote them to float): NULL on cuDF as well
+    return result.mask(result.isna()) if result.dtype.kind == "f" else result
+
+
+# -- dates and numbers parsed from strings ---------------------------------------------------
+
+
+def to_datetime(column: Any) -> Any:
+    """``column`` (dates, or strings of dates) as datetime64, by the column's library.
+
+    Both guess the format of strings from one value: pandas from the first non-NULL one,
+    cuDF from the first one even when it is NULL (and then fails). cuDF gets the format
+    guessed pandas' way.
+    """
+    if not is_cudf(column) or column.dtype.kind == "M":
+        return library(column).to_datetime(column)
+    present = column.dropna()
+    guessed = pd.tseries.api.guess_datetime_format(present.iloc[0]) if len(present) else None
+    return library(column).to_datetime(column, format=guessed)
+
+
+def to_numeric(column: Any) -> Any:
+    """``column`` (strings) as numbers, NULL where a string is not a number."""
+    return library(column).to_numeric(column, errors="coerce")
+
+
+def date_column(dates: Any) -> Any:
+    """A kernel's date column as the engine's ``datetime64[s]``. On pandas the kernels give
+    Arrow ``date32``: through an Arrow timestamp, a zero-copy route with no Python dates.
+    cuDF's kernels already give ``datetime64[s]``."""
+    if isinstance(dates.dtype, pd.ArrowDtype):
+        dates = dates.astype(pd.ArrowDtype(pa.timestamp("s")))
+    return dates.astype(DATE_DTYPE)
+
+
+def calendar(offset: Any, other: Any) -> Any:
+    """``offset`` ready to add to ``other``: a ``pd.DateOffset`` becomes a
+    ``cudf.DateOffset`` of the same months and years when ``other`` is a cuDF column."""
+    if isinstance(offset, pd.DateOffset) and is_cudf(other):
+        return library(other).DateOffset(**offset.kwds)
+    return offset
+
+
+# -- strings and sorting ---------------------------------------------------------------------
+
+
+def like_regex(pattern: str) -> str:
+    """A SQL LIKE pattern as the body of a regular expression: ``%`` any characters, ``_``
+    one character, everything else literal."""
+    return "".join(
+        ".*" if c == "%" else "." if c == "_" else f"\\{c}" if c in _REGEX_SPECIAL else c
+        for c in pattern
+    )
+
+
+def matches_whole(column: Any, body: str, case_insensitive: bool) -> Any:
+    """Whether each string of ``column`` matches the regex ``body`` as a whole, ``.``
+    matching newlines too; FALSE for NULL.
+
+    pandas hands the pattern to RE2, which takes inline flags and whose ``$`` is the end of
+    the text. libcudf takes flags as an argument, has no inline ``(?i)``, and its ``$``
+    also matches before a final newline, so its pattern is anchored with ``\\A``/``\\Z``.
+    """
+    if is_cudf(column):
+        flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
+        return column.str.contains(f"\\A{body}\\Z", flags=flags, regex=True, na=False)
+    inline = "(?is)" if case_insensitive else "(?s)"
+    return column.str.contains(f"{inline}^{body}$", regex=True, na=False)
+
+
+def sort_stable(part: Any, by: str | list[str], ascending: bool | list[bool],
+                na_position: str) -> Any:
+    """``part`` sorted by ``by``, rows with equal keys in their order. pandas needs
+    ``kind="stable"`` for one key; cuDF always sorts stably and warns when given a kind."""
+    if is_cudf(part):
+        return part.sort_values(by, ascending=ascending, na_position=na_position)
+    return part.sort_values(by, ascending=ascending, kind="stable", na_position=na_position)
