@@ -146,15 +146,7 @@ class Session:
         )
 
     def _failure(self, job: Job, exc: Exception) -> str:
-        """One line for a failed job: the table and file when the data could not be read."""
-        if isinstance(exc, (OSError, pa.ArrowException)):
-            found = job.snapshot.unreadable_file()
-            if found:
-                table, path, error = found
-                return (f"job {job.name!r} failed: table {table!r}, file {str(path)!r} cannot "
-                        f"be read: {error}")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return f"job {job.name!r} failed: {type(exc).__name__}: {first}"
+        return failure(job.name, job.snapshot, exc)
 
     def close(self) -> None:
         self.cluster.close()
@@ -187,6 +179,18 @@ def connect(
     else:
         handle = cluster.start(backend=backend, n_workers=workers)
     return Session(catalog, handle, as_of=as_of)
+
+
+def failure(job: str, snapshot: Snapshot, exc: Exception) -> str:
+    """One line for a failed job: the table and file when the data could not be read."""
+    if isinstance(exc, (OSError, pa.ArrowException)):
+        found = snapshot.unreadable_file()
+        if found:
+            table, path, error = found
+            return (f"job {job!r} failed: table {table!r}, file {str(path)!r} cannot "
+                    f"be read: {error}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"job {job!r} failed: {type(exc).__name__}: {first}"
 
 
 def spilled_bytes(dask_worker: Any) -> float | None:

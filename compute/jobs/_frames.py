@@ -6,12 +6,23 @@ operations both libraries have.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import dask
 import dask.dataframe as dd
+import numpy as np
 from dask.dataframe.methods import concat
+from dask.delayed import Delayed
 from dask.utils import M
 
 import kernels
+from compute.exceptions import JobError
 from compute.planner import JoinChoice
+
+if TYPE_CHECKING:
+    from compute.tables import Snapshot
 
 KEY = "rid"  # the packed resident ID: int64, -1 where the ID is invalid
 PRESENT = "_present"
@@ -20,7 +31,23 @@ KEY_ROW_BYTES = 16  # a side of keys in memory: the int64 key and a marker, padd
 
 def with_resident_key(frame: dd.DataFrame, column: str = "resident_id") -> dd.DataFrame:
     """Add the packed key of ``column`` (resident IDs, normalised first) as ``rid``."""
-    return frame.assign(**{KEY: kernels.pack_resident_id(frame[column])})
+    # Inside one function per partition: Dask fuses it into the read's task, where an assign
+    # of a column computed from the frame becomes tasks of their own.
+    meta = frame._meta.assign(**{KEY: frame._meta[column].astype("int64")})
+    return frame.map_partitions(_with_resident_key, column, meta=meta)
+
+
+def _with_resident_key(part, column: str):
+    return part.assign(**{KEY: kernels.pack_resident_id(part[column])})
+
+
+def valid_rows(frame: dd.DataFrame) -> dd.DataFrame:
+    """The rows whose ID is valid (key not -1); fused into the task that makes them."""
+    return frame.map_partitions(_valid_rows, meta=frame._meta)
+
+
+def _valid_rows(part):
+    return part[part[KEY] != -1]
 
 
 def with_normalised_id(frame, column: str = "resident_id"):
@@ -53,15 +80,27 @@ def by_key(frame: dd.DataFrame, choice: JoinChoice, reduce, *args) -> dd.DataFra
     return grouped.map_partitions(reduce, *args)
 
 
-def unique_registry(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
-    """An authority's rows reduced to one per valid packed key, as a join side.
+def unique_rows(frame: dd.DataFrame, repeated) -> dd.DataFrame:
+    """An authority's rows reduced to one per valid packed key, in ``frame``'s partitions.
 
     Rows with an invalid ID (key -1) are dropped: they match nothing. A key held more than
     once keeps the row with the smallest ``REGISTRY_ORDER`` values (then of the other
-    columns), whatever the files' order. ``choice`` sizes the registry's keys.
+    columns), whatever the files' order. ``repeated`` holds (at least) every key ``frame``
+    holds more than once (see :func:`registry_repeated_keys`): only their rows are brought
+    together, into one extra partition; the others stay where they are.
     """
-    frame = frame[frame[KEY] != -1]
-    return by_key(frame, choice, _first_per_key, _row_order(frame))
+    frame = valid_rows(frame)
+    firsts = rows_by_repetition(frame, repeated, True).repartition(npartitions=1)
+    return dd.concat([rows_by_repetition(frame, repeated, False),
+                      firsts.map_partitions(_first_per_key, _row_order(frame), meta=frame._meta)])
+
+
+def unique_registry(frame: dd.DataFrame, choice: JoinChoice, repeated) -> dd.DataFrame:
+    """:func:`unique_rows` as a join side shaped as ``choice`` says: one partition to
+    broadcast, else hash-partitioned on the key (see :func:`join_unique`)."""
+    rows = unique_rows(frame, repeated)
+    return rows.repartition(npartitions=1) if choice.strategy == "broadcast" \
+        else rows.shuffle(on=KEY)
 
 
 def _row_order(frame: dd.DataFrame) -> list[str]:
@@ -69,16 +108,59 @@ def _row_order(frame: dd.DataFrame) -> list[str]:
     return order + [c for c in frame.columns if c not in order and c != KEY]
 
 
-def repeated_keys(frame: dd.DataFrame, choice: JoinChoice) -> dd.Series:
-    """The valid keys of ``frame`` held more than once, as one small partition.
+# Small results computed once per process (see :func:`computed_once`), by the name of the Dask
+# expression that computes them: the name is a hash of the files (of one table version),
+# columns and masks read, so a new version, another view or another table has another name.
+_COMPUTED: OrderedDict[str, object] = OrderedDict()
+_CACHE_KEPT = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def computed_once(frame: dd.DataFrame | dd.Series, snapshot: Snapshot, job: str):
+    """``frame`` (small) computed now as pandas, or taken from this process's earlier
+    computation of the same expression. A failure is a JobError naming ``job`` (and the
+    table and file that could not be read)."""
+
+    def compute():
+        from compute.session import GRAPH_LOCK, failure  # the session's graph lock, errors
+
+        try:
+            with GRAPH_LOCK, dask.config.set({"optimization.tune.active": False}):
+                return frame.to_backend("pandas").compute()
+        except Exception as exc:
+            raise JobError(failure(job, snapshot, exc)) from exc
+
+    return _remembered(_COMPUTED, frame._name, compute)
+
+
+def _remembered(cache: OrderedDict, name: str, make):
+    """``cache[name]``, made by ``make()`` when absent; the least recently used go first.
+    Safe from several threads (a service's requests): at worst two make the same value."""
+    with _CACHE_LOCK:
+        if name in cache:
+            cache.move_to_end(name)
+            return cache[name]
+    value = make()
+    with _CACHE_LOCK:
+        cache[name] = value
+        while len(cache) > _CACHE_KEPT:
+            cache.popitem(last=False)
+    return value
+
+
+def registry_repeated_keys(
+    snapshot: Snapshot, table: str, choice: JoinChoice, job: str
+) -> np.ndarray:
+    """The valid keys ``table`` holds more than once, as a small array computed now (for
+    ``job``), once per process for the same table version read the same way: a registry
+    holds few, and every job of a session reuses them.
 
     Keys the planner would broadcast are looked at in one task; more are hash-partitioned
     first, so no task holds more than its share of the keys (and their hash table).
     """
-    keys = frame.loc[frame[KEY] != -1, [KEY]]
-    if choice.strategy == "broadcast":
-        return keys.repartition(npartitions=1).map_partitions(_repeated_keys)
-    return keys.shuffle(on=KEY).map_partitions(_repeated_keys).repartition(npartitions=1)
+    keys = valid_rows(with_resident_key(snapshot.elements(table, ["resident_id"]))[[KEY]])
+    found = computed_once(by_key(keys, choice, _repeated_keys), snapshot, job)
+    return np.asarray(found, dtype=np.int64)
 
 
 def _repeated_keys(keys):
@@ -87,16 +169,13 @@ def _repeated_keys(keys):
 
 
 def rows_by_repetition(
-    frame: dd.DataFrame, repeated: dd.Series, held_more_than_once: bool, invalid: bool = False
+    frame: dd.DataFrame, repeated, held_more_than_once: bool, invalid: bool = False
 ) -> dd.DataFrame:
-    """The rows of ``frame`` whose key is (or is not, by ``held_more_than_once``) among
-    ``repeated``, and with ``invalid`` also those whose ID is invalid (key -1).
-
-    ``repeated`` is one partition, which Dask hands whole to the task of every partition of
-    ``frame``. The rows are chosen inside that task: a filter on a mask computed from the
-    broadcast keys would make Dask align mask and frame with a shuffle.
-    """
-    return frame.map_partitions(_rows_by_repetition, repeated, held_more_than_once, invalid)
+    """The rows of ``frame`` whose key is (or is not, by ``held_more_than_once``) among the
+    array ``repeated``, and with ``invalid`` also those whose ID is invalid (key -1). Chosen
+    inside each partition's task, which Dask fuses with the task that made the partition."""
+    return frame.map_partitions(_rows_by_repetition, repeated, held_more_than_once, invalid,
+                                meta=frame._meta)
 
 
 def _rows_by_repetition(part, repeated, held_more_than_once: bool, invalid: bool):
@@ -118,14 +197,21 @@ def _first_per_key(part, order: list[str]):
     return concat([part[~repeated], firsts])
 
 
-def registry_issues(ids: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
-    """One row per (resident_id as held, normalised_id) of the registry found in more than
-    one registry row or invalid: issue ``duplicate`` or ``invalid_id`` (an invalid ID is only
-    that) and ``rows``, the number of registry rows carrying that normalised ID. ``ids``
-    holds resident_id and its key; only the repeated keys (:func:`repeated_keys`, sized by
-    ``choice``) and the rows they and the invalid IDs flag travel to one task."""
-    flagged = rows_by_repetition(ids, repeated_keys(ids, choice), True, invalid=True)
-    return flagged.repartition(npartitions=1).map_partitions(_registry_issues)
+def registry_issues(
+    snapshot: Snapshot, table: str, repeated: np.ndarray, job: str
+) -> dd.DataFrame:
+    """One row per (resident_id as held, normalised_id) of the registry ``table`` found in
+    more than one registry row or invalid: issue ``duplicate`` or ``invalid_id`` (an invalid
+    ID is only that) and ``rows``, the number of registry rows carrying that normalised ID.
+
+    ``repeated`` holds the keys the table holds more than once (see
+    :func:`registry_repeated_keys`); only the rows they and the invalid IDs flag travel to
+    one task. Like them, computed once per process for a table version (a small frame).
+    """
+    ids = with_resident_key(snapshot.elements(table, ["resident_id"]))
+    flagged = rows_by_repetition(ids, repeated, True, invalid=True)
+    issues = flagged.repartition(npartitions=1).map_partitions(_registry_issues)
+    return dd.from_pandas(computed_once(issues, snapshot, job), npartitions=1)
 
 
 def _registry_issues(flagged):
@@ -147,7 +233,7 @@ def keys_of(
     planner chose (one partition to broadcast, else hash-partitioned)."""
     keys = with_resident_key(frame[[column]], column)[[KEY]]
     # An invalid ID (key -1) matches nothing, so it is no member of any side.
-    keys = keys[keys[KEY] != -1]
+    keys = valid_rows(keys)
     if choice.strategy == "broadcast":  # a tree reduction: few keys travel to the one task
         return keys.drop_duplicates(split_out=1)
     return by_key(keys, choice, M.drop_duplicates)
@@ -176,7 +262,7 @@ def join_unique(
         # As a Delayed object the side is no second ancestor of the result, so Dask keeps
         # treating later column operations as aligned (no alignment shuffle).
         return frame.map_partitions(
-            _lookup, indexed.to_delayed()[0], flag,
+            _lookup, _delayed(indexed), flag,
             meta=_lookup(frame._meta, indexed._meta, flag),
         )
     records = frame.shuffle(on=KEY, npartitions=side.npartitions)
@@ -184,6 +270,17 @@ def join_unique(
         _lookup_partition, side, flag,
         meta=_lookup(frame._meta, side._meta.set_index(KEY), flag),
     )
+
+
+# Broadcast sides as Delayed objects, by expression name: optimising a side's graph is the
+# dearest part of planning a job, and a side joined to several sources (or by the next job
+# of a session over the same versions) has the same name.
+_DELAYED: OrderedDict[str, Delayed] = OrderedDict()
+
+
+def _delayed(side: dd.DataFrame) -> Delayed:
+    """The one-partition ``side`` as a Delayed object, its graph optimised once."""
+    return _remembered(_DELAYED, side._name, lambda: side.to_delayed()[0])
 
 
 def _lookup_partition(part, side_part, flag: str | None):

@@ -12,6 +12,7 @@ from compute.jobs._frames import (
     deciding_elements,
     join_unique,
     keys_of,
+    registry_repeated_keys,
     sorted_small,
     unique_registry,
     with_normalised_id,
@@ -113,6 +114,7 @@ def eligibility(
     ))
     # The age filter leaves an unknown share of residents; all their keys bound its size.
     elderly_choice = choose("elderly", snapshot.rows(registry) * KEY_ROW_BYTES)
+    repeated = registry_repeated_keys(snapshot, registry, elderly_choice, "eligibility")
     deaths_choice = choose("deaths", snapshot.rows(deaths) * KEY_ROW_BYTES)
     payments_choice = choose("enrolled", snapshot.rows(payments) * KEY_ROW_BYTES)
 
@@ -120,7 +122,7 @@ def eligibility(
                                      filters=[("death_date", "<=", reference)]), deaths_choice)
     elderly = join_unique(elderly, dead, deaths_choice, flag="dead")
     # One row per person (the registry may hold an ID twice), shaped as a join side.
-    alive = unique_registry(elderly[~elderly["dead"]], elderly_choice)[
+    alive = unique_registry(elderly[~elderly["dead"]], elderly_choice, repeated)[
         [KEY, "resident_id", "division_code", "birth_date"]]
 
     # Sum only the returns of the alive elderly: a join that keeps a few percent of the rows.

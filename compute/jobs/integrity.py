@@ -14,6 +14,7 @@ from compute.jobs._frames import (
     known,
     sorted_small,
     unpivot_flags,
+    valid_rows,
     with_normalised_id,
     with_resident_key,
 )
@@ -100,7 +101,7 @@ def integrity(
     payments = join_unique(payments, registry, registry_choice, flag="registered")
 
     deaths = with_resident_key(snapshot.elements(deaths_table, ["resident_id", "death_date"]))
-    deaths = deaths[deaths[KEY] != -1]
+    deaths = valid_rows(deaths)
     payments = join_unique(payments, by_key(deaths, deaths_choice, first_death_month),
                            deaths_choice)
 

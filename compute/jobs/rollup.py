@@ -18,7 +18,8 @@ from compute.jobs._frames import (
     keys_of,
     prefecture_of,
     province_of,
-    unique_registry,
+    registry_repeated_keys,
+    unique_rows,
     with_resident_key,
 )
 from compute.jobs.base import (
@@ -92,12 +93,13 @@ def rollup(
     reference = p.reference_date
     deaths_choice = choose("deaths", snapshot.rows(deaths) * KEY_ROW_BYTES)
     # One row per person (the registry may hold an ID twice), kept by the elements reported:
-    # each living resident's group is found first, so only a key, a date and the group
-    # travel to be made unique.
+    # each living resident's group is found first, so only a key, a date and the group of
+    # the few repeated keys travel to be made unique.
     reported = ("sex", "birth_date", "division_code")
     read = list(dict.fromkeys(["resident_id", *deciding_elements(snapshot.entry(registry),
                                                                  reported)]))
     keys_choice = choose("registry keys", snapshot.rows(registry) * KEY_ROW_BYTES)
+    repeated = registry_repeated_keys(snapshot, registry, keys_choice, "rollup")
     residents = with_resident_key(snapshot.elements(
         registry, read, filters=[("birth_date", "<=", reference)]))[[KEY, *reported]]
     dead = keys_of(snapshot.elements(deaths, ["resident_id"],
@@ -105,7 +107,7 @@ def rollup(
     living = join_unique(residents, dead, deaths_choice, flag="dead").map_partitions(
         living_groups, reference)
     counties = (
-        unique_registry(living, keys_choice).map_partitions(count_groups)
+        unique_rows(living, repeated).map_partitions(count_groups)
         .groupby(["division_code", "sex", "age_band"])["population"].sum(split_out=1)
         .reset_index()
     )

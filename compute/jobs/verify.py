@@ -23,6 +23,7 @@ from compute.jobs._frames import (
     known,
     province_of,
     registry_issues,
+    registry_repeated_keys,
     sorted_small,
     unique_registry,
     unpivot_flags,
@@ -138,7 +139,17 @@ def verify(
     verify_inputs(snapshot, params)
     plan = plan_verify(snapshot, params)
     kinds = plan.kinds
-    choices, sides = [], {}
+    choices, sides, repeated = [], {}, {}
+
+    def ids_of(table: str) -> dd.DataFrame:
+        return with_resident_key(snapshot.elements(table, ["resident_id"]))
+
+    def repeated_in(table: str):
+        if table not in repeated:
+            choice = choose(f"{table} keys", snapshot.rows(table) * KEY_ROW_BYTES)
+            repeated[table] = registry_repeated_keys(snapshot, table, choice, "verify")
+        return repeated[table]
+
     for authority in dict.fromkeys(a for check in plan.checks for a in check.elements.values()):
         wanted = sorted({e for check in plan.checks for e, a in check.elements.items()
                          if a == authority}, key=PERSON_ELEMENTS.index)
@@ -146,6 +157,7 @@ def verify(
             authority, [snapshot.column_of(authority, e) for e in ["resident_id", *wanted]]))
         side = unique_registry(
             with_resident_key(snapshot.elements(authority, ["resident_id", *wanted])), choice,
+            repeated_in(authority),
         )
         sides[authority] = (side[[KEY, *wanted]].rename(
             columns={e: f"authority_{e}" for e in wanted}), choice)
@@ -153,8 +165,8 @@ def verify(
     if plan.registry not in sides:
         choice = choose(plan.registry, snapshot.estimate_bytes(
             plan.registry, [snapshot.column_of(plan.registry, "resident_id")]))
-        sides[plan.registry] = (unique_registry(with_resident_key(
-            snapshot.elements(plan.registry, ["resident_id"])), choice)[[KEY]], choice)
+        sides[plan.registry] = (unique_registry(
+            ids_of(plan.registry), choice, repeated_in(plan.registry))[[KEY]], choice)
         choices.append(choice)
 
     checked = []
@@ -177,9 +189,7 @@ def verify(
         ))
     checked = dd.concat(checked)
     conflicts = checked.map_partitions(conflict_rows, kinds)
-    keys_choice = choose("registry keys", snapshot.rows(plan.registry) * KEY_ROW_BYTES)
-    issues = registry_issues(
-        with_resident_key(snapshot.elements(plan.registry, ["resident_id"])), keys_choice)
+    issues = registry_issues(snapshot, plan.registry, repeated_in(plan.registry), "verify")
     summary = (
         checked.groupby(["source", "province_code"])[["records", *kinds, "agreeing"]]
         .sum(split_out=1)
