@@ -16,6 +16,7 @@ import numpy as np
 from dask.dataframe.methods import concat
 from dask.delayed import Delayed
 from dask.utils import M
+from distributed import default_client, futures_of
 
 import kernels
 from compute.exceptions import JobError
@@ -133,17 +134,19 @@ def computed_once(frame: dd.DataFrame | dd.Series, snapshot: Snapshot, job: str)
     return _remembered(_COMPUTED, frame._name, compute)
 
 
-def _remembered(cache: OrderedDict, name: str, make):
-    """``cache[name]``, made by ``make()`` when absent; the least recently used go first.
-    Safe from several threads (a service's requests): at worst two make the same value."""
+def _remembered(cache: OrderedDict, name: str, make, kept: int = _CACHE_KEPT,
+                usable=lambda value: True):
+    """``cache[name]``, made by ``make()`` when absent (or no longer ``usable``); the least
+    recently used of more than ``kept`` go first. Safe from several threads (a service's
+    requests): at worst two make the same value."""
     with _CACHE_LOCK:
-        if name in cache:
+        if name in cache and usable(cache[name]):
             cache.move_to_end(name)
             return cache[name]
     value = make()
     with _CACHE_LOCK:
         cache[name] = value
-        while len(cache) > _CACHE_KEPT:
+        while len(cache) > kept:
             cache.popitem(last=False)
     return value
 
@@ -174,7 +177,10 @@ def rows_by_repetition(
     """The rows of ``frame`` whose key is (or is not, by ``held_more_than_once``) among the
     array ``repeated``, and with ``invalid`` also those whose ID is invalid (key -1). Chosen
     inside each partition's task, which Dask fuses with the task that made the partition."""
-    return frame.map_partitions(_rows_by_repetition, repeated, held_more_than_once, invalid,
+    # One task holds the array; every partition's task refers to it (a plain argument would
+    # be copied into each of them, megabytes of graph at scale 10).
+    keys = dask.delayed(repeated, pure=True)
+    return frame.map_partitions(_rows_by_repetition, keys, held_more_than_once, invalid,
                                 meta=frame._meta)
 
 
@@ -272,15 +278,38 @@ def join_unique(
     )
 
 
-# Broadcast sides as Delayed objects, by expression name: optimising a side's graph is the
-# dearest part of planning a job, and a side joined to several sources (or by the next job
-# of a session over the same versions) has the same name.
+# Broadcast sides, by expression name: the name hashes the files (of one table version),
+# columns and masks read, so a side joined to several sources, or by the next job of a session
+# over the same versions, has the same name, and a new version another. With a distributed
+# client a side is kept computed on the workers (by client; eight, each at most the
+# broadcast limit (an eighth of a worker's memory), spillable like any result); one dropped
+# from here is released there. Without one, its graph is optimised once.
+_SIDES: OrderedDict[str, dd.DataFrame] = OrderedDict()
+_SIDES_KEPT = 8
 _DELAYED: OrderedDict[str, Delayed] = OrderedDict()
 
 
 def _delayed(side: dd.DataFrame) -> Delayed:
-    """The one-partition ``side`` as a Delayed object, its graph optimised once."""
-    return _remembered(_DELAYED, side._name, lambda: side.to_delayed()[0])
+    """The one-partition ``side`` as a Delayed object: computed on the workers once."""
+    try:
+        client = default_client()
+    except ValueError:
+        return _remembered(_DELAYED, side._name, lambda: side.to_delayed()[0])
+
+    def persist() -> dd.DataFrame:
+        from compute.session import GRAPH_LOCK  # the session's lock on graph optimisation
+
+        with GRAPH_LOCK, dask.config.set({"optimization.tune.active": False}):
+            return client.persist(side)
+
+    persisted = _remembered(_SIDES, f"{client.id} {side._name}", persist, kept=_SIDES_KEPT,
+                            usable=_still_held)
+    return persisted.to_delayed()[0]
+
+
+def _still_held(persisted: dd.DataFrame) -> bool:
+    # A side whose computation failed or was cancelled is computed again next time.
+    return all(future.status not in ("error", "cancelled") for future in futures_of(persisted))
 
 
 def _lookup_partition(part, side_part, flag: str | None):
