@@ -16,7 +16,6 @@ import numpy as np
 from dask.dataframe.methods import concat
 from dask.delayed import Delayed
 from dask.utils import M
-from distributed import default_client, futures_of
 
 import kernels
 from compute.exceptions import JobError
@@ -134,19 +133,17 @@ def computed_once(frame: dd.DataFrame | dd.Series, snapshot: Snapshot, job: str)
     return _remembered(_COMPUTED, frame._name, compute)
 
 
-def _remembered(cache: OrderedDict, name: str, make, kept: int = _CACHE_KEPT,
-                usable=lambda value: True):
-    """``cache[name]``, made by ``make()`` when absent (or no longer ``usable``); the least
-    recently used of more than ``kept`` go first. Safe from several threads (a service's
-    requests): at worst two make the same value."""
+def _remembered(cache: OrderedDict, name: str, make):
+    """``cache[name]``, made by ``make()`` when absent; the least recently used go first.
+    Safe from several threads (a service's requests): at worst two make the same value."""
     with _CACHE_LOCK:
-        if name in cache and usable(cache[name]):
+        if name in cache:
             cache.move_to_end(name)
             return cache[name]
     value = make()
     with _CACHE_LOCK:
         cache[name] = value
-        while len(cache) > kept:
+        while len(cache) > _CACHE_KEPT:
             cache.popitem(last=False)
     return value
 
@@ -278,38 +275,15 @@ def join_unique(
     )
 
 
-# Broadcast sides, by expression name: the name hashes the files (of one table version),
-# columns and masks read, so a side joined to several sources, or by the next job of a session
-# over the same versions, has the same name, and a new version another. With a distributed
-# client a side is kept computed on the workers (by client; eight, each at most the
-# broadcast limit (an eighth of a worker's memory), spillable like any result); one dropped
-# from here is released there. Without one, its graph is optimised once.
-_SIDES: OrderedDict[str, dd.DataFrame] = OrderedDict()
-_SIDES_KEPT = 8
+# Broadcast sides as Delayed objects, by expression name: optimising a side's graph is the
+# dearest part of planning a job, and a side joined to several sources (or by the next job
+# of a session over the same versions) has the same name.
 _DELAYED: OrderedDict[str, Delayed] = OrderedDict()
 
 
 def _delayed(side: dd.DataFrame) -> Delayed:
-    """The one-partition ``side`` as a Delayed object: computed on the workers once."""
-    try:
-        client = default_client()
-    except ValueError:
-        return _remembered(_DELAYED, side._name, lambda: side.to_delayed()[0])
-
-    def persist() -> dd.DataFrame:
-        from compute.session import GRAPH_LOCK  # the session's lock on graph optimisation
-
-        with GRAPH_LOCK, dask.config.set({"optimization.tune.active": False}):
-            return client.persist(side)
-
-    persisted = _remembered(_SIDES, f"{client.id} {side._name}", persist, kept=_SIDES_KEPT,
-                            usable=_still_held)
-    return persisted.to_delayed()[0]
-
-
-def _still_held(persisted: dd.DataFrame) -> bool:
-    # A side whose computation failed or was cancelled is computed again next time.
-    return all(future.status not in ("error", "cancelled") for future in futures_of(persisted))
+    """The one-partition ``side`` as a Delayed object, its graph optimised once."""
+    return _remembered(_DELAYED, side._name, lambda: side.to_delayed()[0])
 
 
 def _lookup_partition(part, side_part, flag: str | None):

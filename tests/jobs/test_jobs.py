@@ -125,9 +125,9 @@ def test_rollup_levels_add_up(session):
 def test_a_sessions_next_job_reuses_the_registry_it_already_read(
     dataset, local_cluster, expected, same_rows, tmp_path
 ):
-    # The registry's repeated keys, its issues and the broadcast side are kept per table
-    # version: the second run computes fewer tasks and gives the same answer. (A copy of the
-    # data: files no earlier test has read.)
+    # The registry's repeated keys and its issues are kept per table version: the second
+    # run computes fewer tasks and gives the same answer. (A copy of the data: files no
+    # earlier test has read.)
     shutil.copytree(dataset, tmp_path / "data")
     session = Session(Catalog.load(tmp_path / "data"), local_cluster)
     tasks = []
