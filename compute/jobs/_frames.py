@@ -22,6 +22,7 @@ from compute.exceptions import JobError
 from compute.planner import JoinChoice
 
 if TYPE_CHECKING:
+    from compute.session import Session
     from compute.tables import Snapshot
 
 KEY = "rid"  # the packed resident ID: int64, -1 where the ID is invalid
@@ -116,17 +117,20 @@ _CACHE_KEPT = 64
 _CACHE_LOCK = threading.Lock()
 
 
-def computed_once(frame: dd.DataFrame | dd.Series, snapshot: Snapshot, job: str):
-    """``frame`` (small) computed now as pandas, or taken from this process's earlier
-    computation of the same expression. A failure is a JobError naming ``job`` (and the
-    table and file that could not be read)."""
+def computed_once(
+    frame: dd.DataFrame | dd.Series, session: Session, snapshot: Snapshot, job: str
+):
+    """``frame`` (small) computed now on ``session``'s cluster as pandas, or taken from this
+    process's earlier computation of the same expression. A failure is a JobError naming
+    ``job`` (and the table and file that could not be read)."""
 
     def compute():
         from compute.session import GRAPH_LOCK, failure  # the session's graph lock, errors
 
         try:
             with GRAPH_LOCK, dask.config.set({"optimization.tune.active": False}):
-                return frame.to_backend("pandas").compute()
+                future = session.client.compute(frame.to_backend("pandas"))
+            return future.result()
         except Exception as exc:
             raise JobError(failure(job, snapshot, exc)) from exc
 
@@ -149,7 +153,7 @@ def _remembered(cache: OrderedDict, name: str, make):
 
 
 def registry_repeated_keys(
-    snapshot: Snapshot, table: str, choice: JoinChoice, job: str
+    session: Session, snapshot: Snapshot, table: str, choice: JoinChoice, job: str
 ) -> np.ndarray:
     """The valid keys ``table`` holds more than once, as a small array computed now (for
     ``job``), once per process for the same table version read the same way: a registry
@@ -159,7 +163,7 @@ def registry_repeated_keys(
     first, so no task holds more than its share of the keys (and their hash table).
     """
     keys = valid_rows(with_resident_key(snapshot.elements(table, ["resident_id"]))[[KEY]])
-    found = computed_once(by_key(keys, choice, _repeated_keys), snapshot, job)
+    found = computed_once(by_key(keys, choice, _repeated_keys), session, snapshot, job)
     return np.asarray(found, dtype=np.int64)
 
 
@@ -201,7 +205,7 @@ def _first_per_key(part, order: list[str]):
 
 
 def registry_issues(
-    snapshot: Snapshot, table: str, repeated: np.ndarray, job: str
+    session: Session, snapshot: Snapshot, table: str, repeated: np.ndarray, job: str
 ) -> dd.DataFrame:
     """One row per (resident_id as held, normalised_id) of the registry ``table`` found in
     more than one registry row or invalid: issue ``duplicate`` or ``invalid_id`` (an invalid
@@ -214,7 +218,7 @@ def registry_issues(
     ids = with_resident_key(snapshot.elements(table, ["resident_id"]))
     flagged = rows_by_repetition(ids, repeated, True, invalid=True)
     issues = flagged.repartition(npartitions=1).map_partitions(_registry_issues)
-    return dd.from_pandas(computed_once(issues, snapshot, job), npartitions=1)
+    return dd.from_pandas(computed_once(issues, session, snapshot, job), npartitions=1)
 
 
 def _registry_issues(flagged):

@@ -114,7 +114,8 @@ def eligibility(
     ))
     # The age filter leaves an unknown share of residents; all their keys bound its size.
     elderly_choice = choose("elderly", snapshot.rows(registry) * KEY_ROW_BYTES)
-    repeated = registry_repeated_keys(snapshot, registry, elderly_choice, "eligibility")
+    repeated = registry_repeated_keys(session, snapshot, registry, elderly_choice,
+                                      "eligibility")
     deaths_choice = choose("deaths", snapshot.rows(deaths) * KEY_ROW_BYTES)
     payments_choice = choose("enrolled", snapshot.rows(payments) * KEY_ROW_BYTES)
 

@@ -99,7 +99,7 @@ def rollup(
     read = list(dict.fromkeys(["resident_id", *deciding_elements(snapshot.entry(registry),
                                                                  reported)]))
     keys_choice = choose("registry keys", snapshot.rows(registry) * KEY_ROW_BYTES)
-    repeated = registry_repeated_keys(snapshot, registry, keys_choice, "rollup")
+    repeated = registry_repeated_keys(session, snapshot, registry, keys_choice, "rollup")
     residents = with_resident_key(snapshot.elements(
         registry, read, filters=[("birth_date", "<=", reference)]))[[KEY, *reported]]
     dead = keys_of(snapshot.elements(deaths, ["resident_id"],

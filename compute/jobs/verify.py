@@ -147,7 +147,8 @@ def verify(
     def repeated_in(table: str):
         if table not in repeated:
             choice = choose(f"{table} keys", snapshot.rows(table) * KEY_ROW_BYTES)
-            repeated[table] = registry_repeated_keys(snapshot, table, choice, "verify")
+            repeated[table] = registry_repeated_keys(session, snapshot, table, choice,
+                                                     "verify")
         return repeated[table]
 
     for authority in dict.fromkeys(a for check in plan.checks for a in check.elements.values()):
@@ -189,7 +190,8 @@ def verify(
         ))
     checked = dd.concat(checked)
     conflicts = checked.map_partitions(conflict_rows, kinds)
-    issues = registry_issues(snapshot, plan.registry, repeated_in(plan.registry), "verify")
+    issues = registry_issues(session, snapshot, plan.registry,
+                             repeated_in(plan.registry), "verify")
     summary = (
         checked.groupby(["source", "province_code"])[["records", *kinds, "agreeing"]]
         .sum(split_out=1)
