@@ -37,6 +37,25 @@ if TYPE_CHECKING:
     from cluster.backend import GpuProbe
 
 DEFAULT_SCALE = 0.005  # 5,000 residents: every job's default parameters lie in the data
+# SQL queries checked like the jobs (GPU against CPU): an identifier join through packed keys,
+# kernels as functions, a ROLLUP, a window and a top-k.
+QUERIES = {
+    "sql insured names": (
+        "SELECT province_of(i.division_code) AS province, count(*) AS records, "
+        "sum(CASE WHEN i.name <> r.name THEN 1 ELSE 0 END) AS differing, "
+        "min(jaro_winkler(i.name, r.name)) AS least_similar "
+        "FROM insured_persons AS i JOIN residents AS r ON i.resident_id = r.resident_id "
+        "GROUP BY 1"),
+    "sql population rollup": (
+        "SELECT province_of(division_code) AS province, sex, count(*) AS residents "
+        "FROM residents "
+        "WHERE valid_resident_id(resident_id) GROUP BY ROLLUP (province_of(division_code), sex)"),
+    "sql oldest per county": (
+        "SELECT division_code, resident_id, birth_date FROM ("
+        "SELECT division_code, resident_id, birth_date, row_number() OVER ("
+        "PARTITION BY division_code ORDER BY birth_date, resident_id) AS n FROM residents) "
+        "WHERE n = 1 ORDER BY birth_date, resident_id LIMIT 20"),
+}
 CPU_STACK = ("dask", "distributed", "pandas", "pyarrow", "numpy", "numba", "numba-cuda")
 GPU_MODULES = ("cudf", "dask_cudf", "cupy", "rmm", "dask_cuda")
 FLOAT_RTOL = 1e-9  # job outputs: sums over rows in another order differ in the last bits
@@ -157,8 +176,8 @@ def _read(data: Path, table: str, columns: list[str]) -> pd.DataFrame:
 
 
 def run_jobs(data: Path, handle: cluster.Cluster) -> dict[str, Callable[[], Any]]:
-    """One callable per job: build it on a Session over ``data`` and ``handle``, run it,
-    return its outputs (pandas DataFrames)."""
+    """One callable per job and per query of :data:`QUERIES`: build it on a Session over
+    ``data`` and ``handle``, run it, return its outputs (pandas DataFrames)."""
     from compute.jobs import JOBS
     from compute.session import Session
     from compute.tables import Catalog
@@ -168,7 +187,11 @@ def run_jobs(data: Path, handle: cluster.Cluster) -> dict[str, Callable[[], Any]
     def runner(name: str) -> Callable[[], Any]:
         return lambda: session.run(JOBS[name].build(session), show_progress=False).outputs
 
-    return {name: runner(name) for name in JOBS}
+    def query(text: str) -> Callable[[], Any]:
+        return lambda: session.run_sql(text, show_progress=False).outputs
+
+    return {**{name: runner(name) for name in JOBS},
+            **{name: query(text) for name, text in QUERIES.items()}}
 
 
 def _jobs_on(data: Path, backend: str) -> dict[str, tuple[Any, float, str | None]]:

@@ -49,11 +49,12 @@ def test_the_cpu_half_runs_every_kernel_and_job(doctor_run):
     cpu = report["cpu"]
     assert cpu["ran"] and cpu["rows"] > 0
     assert sorted(cpu["kernels"]) == sorted(kernels.__all__)
-    assert sorted(cpu["jobs"]) == sorted(JOBS)
+    assert sorted(cpu["jobs"]) == sorted([*JOBS, *doctor.QUERIES])
     for check in [*cpu["kernels"].values(), *cpu["jobs"].values()]:
         assert check["passed"], check
         assert check["seconds"] >= 0
     assert cpu["jobs"]["verify"]["rows"]["conflicts"] > 0  # planted defects were found
+    assert all(cpu["jobs"][name]["rows"]["result"] > 0 for name in doctor.QUERIES)
     assert report["passed"] and status == 0
 
 
@@ -72,7 +73,7 @@ def test_on_a_gpu_every_kernel_and_job_matches_the_cpu(doctor_run):
     gpu = report["gpu"]
     assert gpu["ran"]
     assert sorted(gpu["kernels"]) == sorted(kernels.__all__)
-    assert sorted(gpu["jobs"]) == sorted(JOBS)
+    assert sorted(gpu["jobs"]) == sorted([*JOBS, *doctor.QUERIES])
     failed = {name: check for part in ("kernels", "jobs")
               for name, check in gpu[part].items() if not check["passed"]}
     assert not failed
