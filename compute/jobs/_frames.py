@@ -51,6 +51,11 @@ def _valid_rows(part):
     return part[part[KEY] != -1]
 
 
+def resident_keys(snapshot: Snapshot, table: str) -> dd.DataFrame:
+    """``table``'s resident IDs as held, with their packed keys."""
+    return with_resident_key(snapshot.elements(table, ["resident_id"]))
+
+
 def with_normalised_id(frame, column: str = "resident_id"):
     """Add ``normalised_id``: the ID of ``column`` as the kernels normalise it (an invalid
     one still normalised, null for null). For the rows a job reports, not for joins."""
@@ -76,9 +81,14 @@ def by_key(frame: dd.DataFrame, choice: JoinChoice, reduce, *args) -> dd.DataFra
     """``reduce(part, *args)`` on the rows of ``frame`` brought together by key, as the
     planner chose: in one partition (to broadcast), or hash-partitioned on the key (every
     row of a key in one partition). The result is a side :func:`join_unique` takes."""
-    grouped = frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
+    return shaped(frame, choice).map_partitions(reduce, *args)
+
+
+def shaped(frame: dd.DataFrame, choice: JoinChoice) -> dd.DataFrame:
+    """``frame`` as a join side the planner chose: one partition to broadcast, else
+    hash-partitioned on the key (see :func:`join_unique`)."""
+    return frame.repartition(npartitions=1) if choice.strategy == "broadcast" \
         else frame.shuffle(on=KEY)
-    return grouped.map_partitions(reduce, *args)
 
 
 def unique_rows(frame: dd.DataFrame, repeated) -> dd.DataFrame:
@@ -99,9 +109,7 @@ def unique_rows(frame: dd.DataFrame, repeated) -> dd.DataFrame:
 def unique_registry(frame: dd.DataFrame, choice: JoinChoice, repeated) -> dd.DataFrame:
     """:func:`unique_rows` as a join side shaped as ``choice`` says: one partition to
     broadcast, else hash-partitioned on the key (see :func:`join_unique`)."""
-    rows = unique_rows(frame, repeated)
-    return rows.repartition(npartitions=1) if choice.strategy == "broadcast" \
-        else rows.shuffle(on=KEY)
+    return shaped(unique_rows(frame, repeated), choice)
 
 
 def _row_order(frame: dd.DataFrame) -> list[str]:
@@ -162,7 +170,7 @@ def registry_repeated_keys(
     Keys the planner would broadcast are looked at in one task; more are hash-partitioned
     first, so no task holds more than its share of the keys (and their hash table).
     """
-    keys = valid_rows(with_resident_key(snapshot.elements(table, ["resident_id"]))[[KEY]])
+    keys = valid_rows(resident_keys(snapshot, table)[[KEY]])
     found = computed_once(by_key(keys, choice, _repeated_keys), session, snapshot, job)
     return np.asarray(found, dtype=np.int64)
 
@@ -215,7 +223,7 @@ def registry_issues(
     :func:`registry_repeated_keys`); only the rows they and the invalid IDs flag travel to
     one task. Like them, computed once per process for a table version (a small frame).
     """
-    ids = with_resident_key(snapshot.elements(table, ["resident_id"]))
+    ids = resident_keys(snapshot, table)
     flagged = rows_by_repetition(ids, repeated, True, invalid=True)
     issues = flagged.repartition(npartitions=1).map_partitions(_registry_issues)
     return dd.from_pandas(computed_once(issues, session, snapshot, job), npartitions=1)

@@ -24,6 +24,7 @@ from compute.jobs._frames import (
     province_of,
     registry_issues,
     registry_repeated_keys,
+    resident_keys,
     sorted_small,
     unique_registry,
     unpivot_flags,
@@ -141,9 +142,6 @@ def verify(
     kinds = plan.kinds
     choices, sides, repeated = [], {}, {}
 
-    def ids_of(table: str) -> dd.DataFrame:
-        return with_resident_key(snapshot.elements(table, ["resident_id"]))
-
     def repeated_in(table: str):
         if table not in repeated:
             choice = choose(f"{table} keys", snapshot.rows(table) * KEY_ROW_BYTES)
@@ -166,8 +164,9 @@ def verify(
     if plan.registry not in sides:
         choice = choose(plan.registry, snapshot.estimate_bytes(
             plan.registry, [snapshot.column_of(plan.registry, "resident_id")]))
-        sides[plan.registry] = (unique_registry(
-            ids_of(plan.registry), choice, repeated_in(plan.registry))[[KEY]], choice)
+        side = unique_registry(resident_keys(snapshot, plan.registry), choice,
+                               repeated_in(plan.registry))
+        sides[plan.registry] = (side[[KEY]], choice)
         choices.append(choice)
 
     checked = []
