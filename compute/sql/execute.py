@@ -107,7 +107,8 @@ class Planner:
             relation = Relation(dd.from_dict({"_one": [1]}, npartitions=1), 1)
         else:
             relation = self.relation(from_.this, node, conjuncts)
-        for join in node.args.get("joins", []):
+        joins = node.args.get("joins", [])
+        for join in _join_order(from_.this, joins) if from_ is not None else joins:
             relation = self.join(relation, join, node)
         if conjuncts:
             relation = self.filter(relation, exp.and_(*conjuncts))
@@ -773,6 +774,75 @@ def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:
             shared = [t for t in branches[0] if all(t in b for b in branches[1:])]
             terms += [t.copy() for t in shared if t not in terms]
     return terms
+
+
+def _join_order(first: exp.Expr, joins: Sequence[exp.Join]) -> list[exp.Join]:
+    """``joins`` with their leading inner joins reordered so no needless cross join is planned.
+
+    sqlglot's optimiser moves WHERE equalities into the ON of the last join that makes them
+    resolvable but keeps the FROM order: TPC-H Q02's ``FROM part, supplier, partsupp WHERE
+    p_partkey = ps_partkey AND s_suppkey = ps_suppkey`` becomes ``part CROSS JOIN supplier
+    JOIN partsupp ON ...``, a part x supplier product that runs the workers out of memory at
+    scale factor 1. Inner joins commute, so the leading run of inner and cross joins is
+    reordered greedily: after the FROM item ``first`` comes, each time, the first item left
+    (in written order) that an equality ties to the items already joined, else the first
+    item left (a real cross join). Each join gets the run's ON terms that it makes resolvable
+    (terms naming no table go to the first); none is dropped or repeated. The joins from the
+    first outer, semi, anti or USING join on follow the run, in their order.
+
+    The joins come back as they were when the order would not change (so plans of queries
+    written in a good order stay as they are) and when an ON term holds a subquery. The new
+    joins hold copies: the tree they came from is left as it is.
+    """
+    run = list(itertools.takewhile(_plain_inner, joins))
+    items = {join.this.alias_or_name: join.this for join in run}
+    start = first.alias_or_name
+    terms = [term for join in run if (on := join.args.get("on")) is not None
+             for term in _conjuncts(on)]
+    tables = [_tables(term) for term in terms]
+    if (len(items) != len(run) or start in items
+            or any(term.find(exp.Subquery, exp.Select, exp.Exists) for term in terms)
+            or any(t - {start, *items} for t in tables)):
+        return list(joins)
+    joined, order = {start}, []
+    while len(order) < len(run):
+        left = [alias for alias in items if alias not in joined]
+        alias = next((a for a in left if any(_links(term, joined, a) for term in terms)),
+                     left[0])
+        joined.add(alias)
+        order.append(alias)
+    if order == list(items):
+        return list(joins)
+    joined, placed, reordered = {start}, set(), []
+    for alias in order:
+        joined.add(alias)
+        now = [i for i, t in enumerate(tables) if i not in placed and t <= joined]
+        placed.update(now)
+        item = items[alias].copy()
+        reordered.append(
+            exp.Join(this=item, on=exp.and_(*(terms[i].copy() for i in now))) if now
+            else exp.Join(this=item, kind="CROSS"))
+    return reordered + list(joins[len(run):])
+
+
+def _plain_inner(join: exp.Join) -> bool:
+    """Whether ``join`` is an inner or cross join with an ON (or none): one that commutes."""
+    return (not join.side and join.kind in ("", "INNER", "CROSS")
+            and not any(join.args.get(k) for k in ("using", "method", "match_condition")))
+
+
+def _tables(expression: exp.Expr) -> set[str]:
+    """The aliases the columns of ``expression`` name."""
+    return {column.table for column in expression.find_all(exp.Column)}
+
+
+def _links(term: exp.Expr, joined: set[str], alias: str) -> bool:
+    """Whether ``term`` is an equality of an expression over ``alias`` alone and one over
+    tables of ``joined`` (an equi-join key of joining ``alias`` next)."""
+    if not isinstance(term, exp.EQ):
+        return False
+    a, b = _tables(term.this), _tables(term.expression)
+    return any(x == {alias} and y and y <= joined for x, y in ((a, b), (b, a)))
 
 
 def _aggregates(expression: exp.Expr) -> list[exp.AggFunc]:
