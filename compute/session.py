@@ -30,6 +30,23 @@ from compute.tables.read import Filters
 GRAPH_LOCK = threading.RLock()
 
 
+def fused(frames: Sequence[dd.DataFrame]) -> list[dd.DataFrame]:
+    """``frames`` optimised together, with Dask's blockwise fusion over all of them.
+
+    ``client.compute`` of several collections optimises them as one sequence and leaves out
+    the fusion there: every read, dtype cast and per-partition step of a job with several
+    outputs would be a task of its own, and a step could run away from the partition it
+    follows. Fused here, the shared steps become one task per partition, as for one output.
+    """
+    from dask._collections import new_collection
+    from dask.dataframe.dask_expr._expr import optimize_blockwise_fusion
+
+    if len(frames) < 2:
+        return list(frames)
+    sequence = dask.base.collections_to_expr(list(frames)).optimize()
+    return [new_collection(expr) for expr in optimize_blockwise_fusion(sequence).operands]
+
+
 class Session:
     """A cluster and the catalog of one data directory; runs jobs and returns their results.
 
@@ -122,7 +139,7 @@ class Session:
             spilled_before = self.client.run(spilled_bytes)
             with get_task_stream(self.client) as stream:
                 with GRAPH_LOCK, dask.config.set({"optimization.tune.active": False}):
-                    futures = self.client.compute(frames)
+                    futures = self.client.compute(fused(frames))
                 timings["plan"] = time.perf_counter() - start
                 if show_progress:
                     progress(futures, multi=False)
