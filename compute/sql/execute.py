@@ -58,11 +58,13 @@ ROW_ID = "_row"
 
 @dataclass
 class Relation:
-    """A lazy frame, what its labels hold (data elements) and an upper bound of its rows."""
+    """A lazy frame, what its labels hold (data elements), an upper bound of its rows and
+    estimates of its columns' distinct values (from the tables' statistics)."""
 
     frame: dd.DataFrame
     rows: int
     elements: dict[str, str] = field(default_factory=dict)
+    distinct: dict[str, int] = field(default_factory=dict)
 
     def labels(self) -> dict[str, str]:
         return {label: label for label in self.frame.columns}
@@ -196,10 +198,12 @@ class Planner:
         frame = frame.rename(columns={c: f"{alias}.{c}" for c in columns})
         elements = {f"{alias}.{c}": e for c in columns
                     if (e := self.source.element(table, c)) is not None}
+        distinct = {f"{alias}.{c}": n for c in columns
+                    if (n := self.source.distinct(table, c)) is not None}
         self.steps.append(
             f"scan {table} AS {alias}: columns {columns}, filters {filters or 'none'}, "
             f"{frame.npartitions} partitions")
-        return Relation(frame, self.source.rows(table), elements)
+        return Relation(frame, self.source.rows(table), elements, distinct)
 
     # -- joins ------------------------------------------------------------------------------
 
@@ -249,8 +253,8 @@ class Planner:
         left, right, left_keys, right_keys = self._keys(left, right, equi)
         if not equi:  # a cross join: one constant key
             left_keys, right_keys = ["_lk0"], ["_rk0"]
-            left = Relation(left.frame.assign(_lk0=0), left.rows, left.elements)
-            right = Relation(right.frame.assign(_rk0=0), right.rows, right.elements)
+            left = replace(left, frame=left.frame.assign(_lk0=0))
+            right = replace(right, frame=right.frame.assign(_rk0=0))
         # SQL never matches NULL keys (pandas would): they leave the sides not preserved,
         # and the rows of a FULL join's sides with NULL keys are added back unmatched.
         kept_left = left.frame if how == "left" else left.frame.dropna(subset=left_keys)
@@ -266,7 +270,8 @@ class Planner:
                                                            (right.frame, right_keys)))])
         frame = frame.drop(columns=[*left_keys, *right_keys])
         relation = Relation(frame, _join_rows(left.rows, right.rows, how, bool(equi)),
-                            {**left.elements, **right.elements})
+                            {**left.elements, **right.elements},
+                            {**left.distinct, **right.distinct})
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
         return self.filter(relation, exp.and_(*residual)) if residual else relation
 
@@ -305,7 +310,7 @@ class Planner:
             frame = frame.map_partitions(_not_in_nulls, values.isna().any(),
                                          values.count() > 0, left_keys[0], meta=frame._meta)
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
-        return Relation(frame[columns], left.rows, left.elements)
+        return replace(left, frame=frame[columns])
 
     def _keys(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]]
               ) -> tuple[Relation, Relation, list[str], list[str]]:
@@ -350,8 +355,7 @@ class Planner:
     def filter(self, relation: Relation, condition: exp.Expr) -> Relation:
         """Rows where ``condition`` is TRUE."""
         fn = compile_expression(condition, relation.labels())
-        frame = _mapped(relation.frame, _filter, fn)
-        return Relation(frame, relation.rows, relation.elements)
+        return replace(relation, frame=_mapped(relation.frame, _filter, fn))
 
     def aggregate(self, relation: Relation, group: exp.Group | None, outputs: list[exp.Expr],
                   order: list[exp.Ordered], having: exp.Expr | None
@@ -389,17 +393,21 @@ class Planner:
             specs.append((label, _AGG_NAMES[type(agg)], operand_label, distinct))
         fns = {**key_fns, **operand_fns}
         frame = _mapped(relation.frame, _project, fns)
-        split = self._split(relation)
+        groups = _groups(relation, keys, sets)
+        # Tree reduction into one partition when the groups (not the input) fit in one.
+        split = self._split(replace(relation, rows=groups))
         pieces = [_aggregate_set(frame, [f"_g{i}" for i in s], list(key_fns), specs, split)
                   for s in sets]
         result = pieces[0] if len(pieces) == 1 else dd.concat(pieces)
         self.steps.append(
             f"aggregate {len(specs)} value(s) by {len(keys)} key(s)"
-            f"{f' in {len(sets)} grouping sets' if len(sets) > 1 else ''}, split_out={split}")
+            f"{f' in {len(sets)} grouping sets' if len(sets) > 1 else ''}, "
+            f"about {groups:,} group(s), split_out={split}")
         rewrite = _aggregated(keys, found)
-        elements = {f"_g{i}": relation.elements[column_key(k)] for i, k in enumerate(keys)
-                    if isinstance(k, exp.Column) and column_key(k) in relation.elements}
-        return (Relation(result, relation.rows, elements), [rewrite(e) for e in outputs],
+        group_keys = [exp.alias_(k, f"_g{i}") for i, k in enumerate(keys)]
+        aggregated = Relation(result, groups, _by_output(relation.elements, group_keys),
+                              _by_output(relation.distinct, group_keys))
+        return (aggregated, [rewrite(e) for e in outputs],
                 [rewrite(o) for o in order], rewrite(having) if having is not None else None)
 
     def window(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered]
@@ -417,7 +425,7 @@ class Planner:
             labels[label] = label
         rewrite = _replacing({node: label for node, label in windows.items()})
         self.steps.append(f"window {len(windows)} function(s)")
-        return (Relation(frame, relation.rows, relation.elements), [rewrite(e) for e in outputs],
+        return (replace(relation, frame=frame), [rewrite(e) for e in outputs],
                 [rewrite(o) for o in order])
 
     def _window(self, frame: dd.DataFrame, labels: dict[str, str], node: exp.Window,
@@ -451,9 +459,6 @@ class Planner:
         labels = relation.labels()
         fns = {e.alias_or_name: compile_expression(e, labels) for e in outputs}
         names = {e.alias_or_name for e in outputs}
-        elements = {e.alias_or_name: relation.elements[column_key(e.unalias())]
-                    for e in outputs if isinstance(e.unalias(), exp.Column)
-                    and column_key(e.unalias()) in relation.elements}
         output_labels = {name: name for name in names}
         keys = []
         for i, ordered in enumerate(order):
@@ -469,7 +474,8 @@ class Planner:
                 fns[f"_s{i}"] = compile_expression(key, output_labels)
             keys.append((f"_s{i}", ordered))
         frame = _mapped(relation.frame, _project, fns)
-        return Relation(frame, relation.rows, elements), [
+        return Relation(frame, relation.rows, _by_output(relation.elements, outputs),
+                        _by_output(relation.distinct, outputs)), [
             (label, not o.args.get("desc"), _nulls_first(o)) for label, o in keys]
 
     def _with_keys(self, relation: Relation, keys: list[tuple[Fn, exp.Ordered]]
@@ -510,7 +516,7 @@ class Planner:
             frame = frame.map_partitions(_skip, offset, meta=frame._meta)
         frame = frame[names] if list(frame.columns) != names else frame
         rows = relation.rows if limit is None else min(relation.rows, limit)
-        return Relation(frame, rows, relation.elements)
+        return replace(relation, frame=frame, rows=rows)
 
     def _split(self, relation: Relation) -> int | bool:
         return split_out(choose("group by", _bytes(relation)))
@@ -588,7 +594,7 @@ def _common_dtype(a: Any, b: Any) -> str | None:
 def _assigned(relation: Relation, fns: dict[str, Fn]) -> Relation:
     if not fns:
         return relation
-    return Relation(_mapped(relation.frame, _assign, fns), relation.rows, relation.elements)
+    return replace(relation, frame=_mapped(relation.frame, _assign, fns))
 
 
 def _packed(fn: Fn, packer: Callable[[Any], Any]) -> Fn:
@@ -1038,20 +1044,45 @@ def _renamed(relation: Relation, alias: exp.TableAlias | None) -> Relation:
                        f"{len(relation.frame.columns)} columns", "column alias list")
     mapping = dict(zip(relation.frame.columns, names, strict=False))
     return Relation(relation.frame.rename(columns=mapping), relation.rows,
-                    {mapping.get(k, k): v for k, v in relation.elements.items()})
+                    {mapping.get(k, k): v for k, v in relation.elements.items()},
+                    {mapping.get(k, k): v for k, v in relation.distinct.items()})
 
 
 def _qualified(relation: Relation, alias: exp.TableAlias | None, name: str) -> Relation:
     relation = _renamed(relation, alias)
     mapping = {c: f"{name}.{c}" for c in relation.frame.columns}
     return Relation(relation.frame.rename(columns=mapping), relation.rows,
-                    {mapping[k]: v for k, v in relation.elements.items() if k in mapping})
+                    {mapping[k]: v for k, v in relation.elements.items() if k in mapping},
+                    {mapping[k]: v for k, v in relation.distinct.items() if k in mapping})
 
 
 def _shape(frame: dd.DataFrame, choice: JoinChoice, small: bool) -> dd.DataFrame:
     """The broadcast side as one partition; every other side as it is."""
     return frame.repartition(npartitions=1) if small and choice.strategy == "broadcast" \
         else frame
+
+
+def _by_output(facts: dict[str, Any], outputs: Sequence[exp.Expr]) -> dict[str, Any]:
+    """``facts`` (elements, distinct values) of the plain columns among ``outputs``, by the
+    outputs' names."""
+    return {e.alias_or_name: facts[column_key(e.unalias())] for e in outputs
+            if isinstance(e.unalias(), exp.Column) and column_key(e.unalias()) in facts}
+
+
+def _groups(relation: Relation, keys: list[exp.Expr], sets: list[list[int]]) -> int:
+    """Estimated rows of an aggregate: per grouping set, the product of the distinct values
+    of the columns its keys are computed from (a key computed from columns has at most as
+    many values as they have together), at most the input's rows; the input's rows where a
+    column has no estimate."""
+    total = 0
+    for grouping_set in sets:
+        groups = 1
+        for column in (c for i in grouping_set for c in keys[i].find_all(exp.Column)):
+            groups *= relation.distinct.get(column_key(column), relation.rows)
+            if groups >= relation.rows:
+                break
+        total += min(groups, relation.rows)
+    return total
 
 
 def _bytes(relation: Relation) -> int:

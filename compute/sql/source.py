@@ -22,6 +22,9 @@ class TableSource(Protocol):
     def rows(self, table: str) -> int:
         """The table's row count, for planning."""
 
+    def distinct(self, table: str, column: str) -> int | None:
+        """Estimated distinct values of a column, for planning; None when unknown."""
+
     def scan(self, table: str, columns: list[str], filters: list[Filter] | None) -> dd.DataFrame:
         """The table's ``columns`` (engine dtypes), rows failing ``filters`` (a conjunction of
         pyarrow DNF terms) dropped or not: the engine applies the same predicates again."""

@@ -24,6 +24,7 @@ from compute.tables.catalog import Catalog, TableEntry
 from compute.tables.delta import Version
 from compute.tables.elements import element
 from compute.tables.read import Filters, check_files, read_version
+from compute.tables.stats import distinct_estimate
 
 
 class Snapshot:
@@ -73,6 +74,11 @@ class Snapshot:
 
     def element(self, table: str, column: str) -> str | None:
         return self.entry(table).column(column).element
+
+    def distinct(self, table: str, column: str) -> int | None:
+        """Estimated distinct values of a column, for planning (see
+        :func:`compute.tables.stats.distinct_estimate`)."""
+        return distinct_estimate(self.version(table), column)
 
     def column_of(self, table: str, element_name: str) -> str:
         """The column of ``table`` holding ``element_name``; a CatalogError names both."""

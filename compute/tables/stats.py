@@ -1,0 +1,64 @@
+"""Estimates of a column's distinct values, for planning (nothing here is exact).
+
+At most the table's rows, and fewer where the statistics say so: an integer or date column,
+the range its files' statistics in the Delta log span; a string column, the values of its
+first row group when they are few next to the rows there (flags, codes, categories). The
+planner sizes group-bys and what follows them (a sort, a join) from these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from compute.tables.delta import Version
+
+# A string column counts as low-cardinality when its first row group holds at most this
+# share of distinct values (and is then estimated at that count, as if it held them all).
+FEW = 0.01
+
+
+def distinct_estimate(version: Version, column: str) -> int:
+    """Estimated distinct values of ``column`` in ``version`` (at most its rows)."""
+    stored = version.schema.field(column).type
+    rows = version.rows
+    if not version.files or rows == 0:
+        return 0
+    found = None
+    if pa.types.is_integer(stored) or pa.types.is_date(stored):
+        found = _span(version, column)
+    elif pa.types.is_string(stored) or pa.types.is_large_string(stored) or \
+            pa.types.is_dictionary(stored):
+        found = _sampled(version.files[0].path, column)
+    return rows if found is None else min(found, rows)
+
+
+def _span(version: Version, column: str) -> int | None:
+    lows = [f.minimum.get(column) for f in version.files]
+    highs = [f.maximum.get(column) for f in version.files]
+    if any(v is None for v in [*lows, *highs]):
+        return None
+    low, high = min(lows), max(highs)
+    if isinstance(low, dt.date) and isinstance(high, dt.date):
+        return (high - low).days + 1
+    if isinstance(low, int) and isinstance(high, int):
+        return high - low + 1
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _sampled(path: Path, column: str) -> int | None:
+    """Distinct values of ``column`` in the first row group of file ``path``, when few."""
+    try:
+        parquet = pq.ParquetFile(path, read_dictionary=[column])
+        if parquet.metadata.num_row_groups == 0:
+            return None
+        values = parquet.read_row_group(0, columns=[column]).column(0)
+    except (OSError, pa.ArrowException):
+        return None  # the read itself names the file, later, if it is unreadable
+    found = len(pa.chunked_array(values).unique())
+    return found if found <= max(len(values) * FEW, 1) else None

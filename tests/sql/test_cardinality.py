@@ -1,0 +1,70 @@
+"""Group-bys are sized by their expected groups, estimated from the tables' statistics
+(compute.tables.stats), not by their input: checked against DuckDB's exact counts."""
+
+from __future__ import annotations
+
+import dask
+import pytest
+
+import compute.sql
+from tests.sql.conftest import assert_same
+
+COLUMNS = [
+    ("lineitem", "l_returnflag"), ("lineitem", "l_linestatus"), ("orders", "o_orderpriority"),
+    ("lineitem", "l_orderkey"), ("lineitem", "l_shipdate"), ("lineitem", "l_comment"),
+    ("nation", "n_name"), ("lineitem", "l_extendedprice"),
+]
+FLAGS = {"l_returnflag", "l_linestatus", "o_orderpriority"}
+
+
+@pytest.mark.parametrize(("table", "column"), COLUMNS, ids=[c for _, c in COLUMNS])
+def test_distinct_estimates_bound_the_true_counts(table, column, tpch):
+    source, duck = tpch
+    true, rows = duck.execute(
+        f"SELECT COUNT(DISTINCT {column}), COUNT(*) FROM {table}").fetchone()
+    estimate = source.distinct(table, column)
+    assert true <= estimate <= rows
+    if column in FLAGS:  # a few values in every row group: counted exactly
+        assert estimate == true
+    elif column in ("l_orderkey", "l_shipdate"):  # integers and dates: their range
+        span, = duck.execute(f"SELECT MAX({column}) - MIN({column}) FROM {table}").fetchone()
+        assert estimate == min(span + 1, rows)
+
+
+@pytest.fixture
+def small_broadcasts():
+    # Lineitem's columns are far over this, six groups of flags far under it.
+    with dask.config.set({"govgrid.join.broadcast-limit": "64 KiB"}):
+        yield
+
+
+def test_a_group_by_of_few_groups_is_a_tree_reduction_whatever_its_input(
+        tpch, compute_on, small_broadcasts):
+    source, duck = tpch
+    text = ("SELECT l_returnflag, l_linestatus, COUNT(*) AS n, SUM(l_quantity) AS q "
+            "FROM lineitem GROUP BY l_returnflag, l_linestatus ORDER BY 1, 2")
+    query = compute.sql.plan(source, text)
+    steps = "\n".join(query.steps)
+    assert "about 6 group(s), split_out=1" in steps, steps
+    assert "sort by 2 key(s) in one partition" in steps, steps
+    assert_same(compute_on(query.frame), duck.execute(text).df(), ordered=True)
+
+
+def test_a_key_computed_from_columns_has_at_most_their_values(tpch, compute_on,
+                                                               small_broadcasts):
+    source, duck = tpch
+    text = ("SELECT EXTRACT(YEAR FROM o_orderdate) AS y, o_orderpriority, COUNT(*) AS n "
+            "FROM orders GROUP BY 1, 2 ORDER BY 1, 2")
+    query = compute.sql.plan(source, text)
+    days = duck.execute("SELECT MAX(o_orderdate) - MIN(o_orderdate) + 1 FROM orders").fetchone()
+    assert f"about {min(days[0] * 5, source.rows('orders')):,} group(s)" in "\n".join(
+        query.steps), query.explain()
+    assert_same(compute_on(query.frame), duck.execute(text).df(), ordered=True)
+
+
+def test_a_group_by_of_many_groups_is_shuffled(tpch, compute_on, small_broadcasts):
+    source, duck = tpch
+    text = "SELECT l_orderkey, SUM(l_quantity) AS q FROM lineitem GROUP BY l_orderkey"
+    query = compute.sql.plan(source, text)
+    assert any("split_out=True" in step for step in query.steps), query.explain()
+    assert_same(compute_on(query.frame), duck.execute(text).df(), ordered=False)
