@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,14 +37,28 @@ def fused(frames: Sequence[dd.DataFrame]) -> list[dd.DataFrame]:
     the fusion there: every read, dtype cast and per-partition step of a job with several
     outputs would be a task of its own, and a step could run away from the partition it
     follows. Fused here, the shared steps become one task per partition, as for one output.
+    Fusing costs up to a few tenths of a second, so the result is kept by the frames' names
+    (a hash of the table versions, columns and steps): the same job over the same versions
+    is fused once per process. Call under ``GRAPH_LOCK``.
     """
     from dask._collections import new_collection
     from dask.dataframe.dask_expr._expr import optimize_blockwise_fusion
 
     if len(frames) < 2:
         return list(frames)
-    sequence = dask.base.collections_to_expr(list(frames)).optimize()
-    return [new_collection(expr) for expr in optimize_blockwise_fusion(sequence).operands]
+    key = tuple(frame._name for frame in frames)
+    if key not in _FUSED:
+        sequence = dask.base.collections_to_expr(list(frames)).optimize()
+        _FUSED[key] = [new_collection(expr)
+                       for expr in optimize_blockwise_fusion(sequence).operands]
+        while len(_FUSED) > _FUSED_KEPT:
+            _FUSED.popitem(last=False)
+    _FUSED.move_to_end(key)
+    return _FUSED[key]
+
+
+_FUSED: OrderedDict[tuple[str, ...], list[dd.DataFrame]] = OrderedDict()
+_FUSED_KEPT = 16
 
 
 class Session:
