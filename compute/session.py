@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +13,7 @@ import dask
 import dask.dataframe as dd
 import pyarrow as pa
 from distributed import get_task_stream, progress
+from distributed.collections import LRU
 from distributed.utils import key_split
 
 import cluster
@@ -51,14 +52,10 @@ def fused(frames: Sequence[dd.DataFrame]) -> list[dd.DataFrame]:
         sequence = dask.base.collections_to_expr(list(frames)).optimize()
         _FUSED[key] = [new_collection(expr)
                        for expr in optimize_blockwise_fusion(sequence).operands]
-        while len(_FUSED) > _FUSED_KEPT:
-            _FUSED.popitem(last=False)
-    _FUSED.move_to_end(key)
     return _FUSED[key]
 
 
-_FUSED: OrderedDict[tuple[str, ...], list[dd.DataFrame]] = OrderedDict()
-_FUSED_KEPT = 16
+_FUSED: LRU[tuple[str, ...], list[dd.DataFrame]] = LRU(maxsize=16)
 
 
 class Session:
@@ -159,7 +156,7 @@ class Session:
                     progress(futures, multi=False)
                 computed = self.client.gather(futures)
         except Exception as exc:
-            raise JobError(self._failure(job, exc)) from exc
+            raise JobError(failure(job.name, job.snapshot, exc)) from exc
         timings["compute"] = time.perf_counter() - start - timings["plan"]
         spilled_after = self.client.run(spilled_bytes)
         outputs = {name: frame.reset_index(drop=True)
@@ -175,9 +172,6 @@ class Session:
             plan=[str(choice) for choice in job.plan],
             spilled_bytes=_spilled_during(spilled_before, spilled_after),
         )
-
-    def _failure(self, job: Job, exc: Exception) -> str:
-        return failure(job.name, job.snapshot, exc)
 
     def close(self) -> None:
         self.cluster.close()

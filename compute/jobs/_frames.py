@@ -7,7 +7,6 @@ operations both libraries have.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import dask
@@ -16,6 +15,7 @@ import numpy as np
 from dask.dataframe.methods import concat
 from dask.delayed import Delayed
 from dask.utils import M
+from distributed.collections import LRU
 
 import kernels
 from compute.exceptions import JobError
@@ -120,8 +120,7 @@ def _row_order(frame: dd.DataFrame) -> list[str]:
 # Small results computed once per process (see :func:`computed_once`), by the name of the Dask
 # expression that computes them: the name is a hash of the files (of one table version),
 # columns and masks read, so a new version, another view or another table has another name.
-_COMPUTED: OrderedDict[str, object] = OrderedDict()
-_CACHE_KEPT = 64
+_COMPUTED: LRU[str, object] = LRU(maxsize=64)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -145,18 +144,15 @@ def computed_once(
     return _remembered(_COMPUTED, frame._name, compute)
 
 
-def _remembered(cache: OrderedDict, name: str, make):
-    """``cache[name]``, made by ``make()`` when absent; the least recently used go first.
-    Safe from several threads (a service's requests): at worst two make the same value."""
+def _remembered(cache: LRU, name: str, make):
+    """``cache[name]``, made by ``make()`` when absent. Safe from several threads (a
+    service's requests): at worst two make the same value."""
     with _CACHE_LOCK:
         if name in cache:
-            cache.move_to_end(name)
             return cache[name]
     value = make()
     with _CACHE_LOCK:
         cache[name] = value
-        while len(cache) > _CACHE_KEPT:
-            cache.popitem(last=False)
     return value
 
 
@@ -290,7 +286,7 @@ def join_unique(
 # Broadcast sides as Delayed objects, by expression name: optimising a side's graph is the
 # dearest part of planning a job, and a side joined to several sources (or by the next job
 # of a session over the same versions) has the same name.
-_DELAYED: OrderedDict[str, Delayed] = OrderedDict()
+_DELAYED: LRU[str, Delayed] = LRU(maxsize=64)
 
 
 def _delayed(side: dd.DataFrame) -> Delayed:

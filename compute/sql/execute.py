@@ -69,6 +69,23 @@ class Relation:
     def labels(self) -> dict[str, str]:
         return {label: label for label in self.frame.columns}
 
+    def renamed(self, mapping: dict[str, str]) -> Relation:
+        """The relation with its columns and their facts under new labels (``mapping``
+        names every column)."""
+        return Relation(self.frame.rename(columns=mapping), self.rows,
+                        {mapping[k]: v for k, v in self.elements.items() if k in mapping},
+                        {mapping[k]: v for k, v in self.distinct.items() if k in mapping})
+
+    def selected(self, frame: dd.DataFrame, rows: int, outputs: Sequence[exp.Expr]
+                 ) -> Relation:
+        """``frame``, computed from this relation's ``outputs``: the facts of the plain
+        columns among them, by the outputs' names."""
+        def by_output(facts: dict[str, Any]) -> dict[str, Any]:
+            return {e.alias_or_name: facts[column_key(e.unalias())] for e in outputs
+                    if isinstance(e.unalias(), exp.Column) and column_key(e.unalias()) in facts}
+
+        return Relation(frame, rows, by_output(self.elements), by_output(self.distinct))
+
 
 class Planner:
     """Builds the Dask graph of one optimised query; ``steps`` says what it chose."""
@@ -404,9 +421,8 @@ class Planner:
             f"{f' in {len(sets)} grouping sets' if len(sets) > 1 else ''}, "
             f"about {groups:,} group(s), split_out={split}")
         rewrite = _aggregated(keys, found)
-        group_keys = [exp.alias_(k, f"_g{i}") for i, k in enumerate(keys)]
-        aggregated = Relation(result, groups, _by_output(relation.elements, group_keys),
-                              _by_output(relation.distinct, group_keys))
+        aggregated = relation.selected(
+            result, groups, [exp.alias_(k, f"_g{i}") for i, k in enumerate(keys)])
         return (aggregated, [rewrite(e) for e in outputs],
                 [rewrite(o) for o in order], rewrite(having) if having is not None else None)
 
@@ -474,8 +490,7 @@ class Planner:
                 fns[f"_s{i}"] = compile_expression(key, output_labels)
             keys.append((f"_s{i}", ordered))
         frame = _mapped(relation.frame, _project, fns)
-        return Relation(frame, relation.rows, _by_output(relation.elements, outputs),
-                        _by_output(relation.distinct, outputs)), [
+        return relation.selected(frame, relation.rows, outputs), [
             (label, not o.args.get("desc"), _nulls_first(o)) for label, o in keys]
 
     def _with_keys(self, relation: Relation, keys: list[tuple[Fn, exp.Ordered]]
@@ -1042,31 +1057,20 @@ def _renamed(relation: Relation, alias: exp.TableAlias | None) -> Relation:
     if len(names) > len(relation.frame.columns):
         raise SqlError(f"{alias.name}: {len(names)} column names for "
                        f"{len(relation.frame.columns)} columns", "column alias list")
-    mapping = dict(zip(relation.frame.columns, names, strict=False))
-    return Relation(relation.frame.rename(columns=mapping), relation.rows,
-                    {mapping.get(k, k): v for k, v in relation.elements.items()},
-                    {mapping.get(k, k): v for k, v in relation.distinct.items()})
+    columns = list(relation.frame.columns)
+    return relation.renamed({**dict(zip(columns, columns, strict=True)),
+                             **dict(zip(columns, names, strict=False))})
 
 
 def _qualified(relation: Relation, alias: exp.TableAlias | None, name: str) -> Relation:
     relation = _renamed(relation, alias)
-    mapping = {c: f"{name}.{c}" for c in relation.frame.columns}
-    return Relation(relation.frame.rename(columns=mapping), relation.rows,
-                    {mapping[k]: v for k, v in relation.elements.items() if k in mapping},
-                    {mapping[k]: v for k, v in relation.distinct.items() if k in mapping})
+    return relation.renamed({c: f"{name}.{c}" for c in relation.frame.columns})
 
 
 def _shape(frame: dd.DataFrame, choice: JoinChoice, small: bool) -> dd.DataFrame:
     """The broadcast side as one partition; every other side as it is."""
     return frame.repartition(npartitions=1) if small and choice.strategy == "broadcast" \
         else frame
-
-
-def _by_output(facts: dict[str, Any], outputs: Sequence[exp.Expr]) -> dict[str, Any]:
-    """``facts`` (elements, distinct values) of the plain columns among ``outputs``, by the
-    outputs' names."""
-    return {e.alias_or_name: facts[column_key(e.unalias())] for e in outputs
-            if isinstance(e.unalias(), exp.Column) and column_key(e.unalias()) in facts}
 
 
 def _groups(relation: Relation, keys: list[exp.Expr], sets: list[list[int]]) -> int:

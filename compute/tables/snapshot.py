@@ -75,7 +75,7 @@ class Snapshot:
     def element(self, table: str, column: str) -> str | None:
         return self.entry(table).column(column).element
 
-    def distinct(self, table: str, column: str) -> int | None:
+    def distinct(self, table: str, column: str) -> int:
         """Estimated distinct values of a column, for planning (see
         :func:`compute.tables.stats.distinct_estimate`)."""
         return distinct_estimate(self.version(table), column)

@@ -79,43 +79,43 @@ def test_planning_leaves_the_optimised_tree_as_it_was(places):
     assert compute.sql.plan(source, BAD_ORDER).steps == planned.steps
 
 
-def test_unconnected_tables_still_cross_join(places):
-    planned = check(places, "SELECT p.id, r.rname FROM people p, regions r WHERE p.id < 4")
-    assert joins(planned) == ["CROSS JOIN r on 0 key(s)"]
-    planned = check(places, "SELECT r.rname, c.cname, p.name, o.amount "
-                            "FROM regions r, people p, cities c "
-                            "LEFT JOIN orders o ON o.person = c.id WHERE c.region = r.id")
-    assert joins(planned) == ["INNER JOIN c on 1 key(s)", "CROSS JOIN p on 0 key(s)",
-                              "LEFT JOIN o on 1 key(s)"], planned.explain()
+PLANNED = {
+    "unconnected tables still cross join": (
+        "SELECT p.id, r.rname FROM people p, regions r WHERE p.id < 4",
+        ["CROSS JOIN r on 0 key(s)"]),
+    "an unconnected table in the run is a cross join": (
+        "SELECT r.rname, c.cname, p.name, o.amount FROM regions r, people p, cities c "
+        "LEFT JOIN orders o ON o.person = c.id WHERE c.region = r.id",
+        ["INNER JOIN c on 1 key(s)", "CROSS JOIN p on 0 key(s)", "LEFT JOIN o on 1 key(s)"]),
+    "a left join stays after the reordered inner joins": (
+        "SELECT r.rname, p.name, c.cname, o.amount FROM regions r CROSS JOIN people p "
+        "JOIN cities c ON p.city = c.id AND c.region = r.id LEFT JOIN orders o ON o.person = p.id",
+        ["INNER JOIN c on 1 key(s)", "INNER JOIN p on 1 key(s)", "LEFT JOIN o on 1 key(s)"]),
+    "joins after an outer join keep their place": (
+        "SELECT r.rname, p.name, c.cname, o.amount FROM regions r CROSS JOIN people p "
+        "LEFT JOIN orders o ON o.person = p.id JOIN cities c ON p.city = c.id "
+        "AND c.region = r.id",
+        ["CROSS JOIN p on 0 key(s)", "LEFT JOIN o on 1 key(s)", "INNER JOIN c on 2 key(s)"]),
+}
 
 
-def test_left_join_stays_after_the_reordered_inner_joins(places):
-    planned = check(places, "SELECT r.rname, p.name, c.cname, o.amount FROM regions r "
-                            "CROSS JOIN people p JOIN cities c ON p.city = c.id "
-                            "AND c.region = r.id LEFT JOIN orders o ON o.person = p.id")
-    assert joins(planned) == ["INNER JOIN c on 1 key(s)", "INNER JOIN p on 1 key(s)",
-                              "LEFT JOIN o on 1 key(s)"], planned.explain()
+@pytest.mark.parametrize(("query", "expected"), PLANNED.values(), ids=PLANNED)
+def test_joins_are_planned_in_order(places, query, expected):
+    planned = check(places, query)
+    assert joins(planned) == expected, planned.explain()
 
 
-def test_joins_after_an_outer_join_keep_their_place(places):
-    planned = check(places, "SELECT r.rname, p.name, c.cname, o.amount FROM regions r "
-                            "CROSS JOIN people p LEFT JOIN orders o ON o.person = p.id "
-                            "JOIN cities c ON p.city = c.id AND c.region = r.id")
-    assert joins(planned) == ["CROSS JOIN p on 0 key(s)", "LEFT JOIN o on 1 key(s)",
-                              "INNER JOIN c on 2 key(s)"], planned.explain()
+UNCHANGED = {
+    "written in a good order": "SELECT 1 FROM a JOIN b ON a.k = b.k JOIN c ON c.k = b.k "
+                               "AND c.j = a.j AND c.v > 1 CROSS JOIN d",
+    "an ON term with a subquery": "SELECT 1 FROM a CROSS JOIN b JOIN c ON a.k = c.k "
+                                  "AND b.k = c.k AND c.v > (SELECT MAX(v) FROM e)",
+}
 
 
-def test_written_joins_in_a_good_order_are_returned_as_they_were():
-    select = sqlglot.parse_one("SELECT 1 FROM a JOIN b ON a.k = b.k JOIN c ON c.k = b.k "
-                               "AND c.j = a.j AND c.v > 1 CROSS JOIN d", read=DIALECT)
-    given = select.args["joins"]
-    assert all(x is y for x, y in zip(_join_order(select.args["from_"].this, given), given,
-                                      strict=True))
-
-
-def test_an_on_term_with_a_subquery_leaves_the_joins_as_they_were():
-    select = sqlglot.parse_one("SELECT 1 FROM a CROSS JOIN b JOIN c ON a.k = c.k AND b.k = c.k "
-                               "AND c.v > (SELECT MAX(v) FROM e)", read=DIALECT)
+@pytest.mark.parametrize("query", UNCHANGED.values(), ids=UNCHANGED)
+def test_joins_come_back_as_they_were(query):
+    select = sqlglot.parse_one(query, read=DIALECT)
     given = select.args["joins"]
     assert all(x is y for x, y in zip(_join_order(select.args["from_"].this, given), given,
                                       strict=True))
