@@ -87,7 +87,11 @@ def start(
     )
     # Dask's default bandwidth (100 MB/s) suits a network; between processes of one machine a
     # broadcast side moves fast, and the lower figure keeps every task needing it on one worker.
+    # Dask's default saturation (1.1) gives a worker of one thread two tasks at once (it
+    # rounds up): a job's two big reads then queue on one worker while the other idles.
     with dask.config.set({"distributed.scheduler.bandwidth": settings.local_bandwidth,
+                          "distributed.scheduler.worker-saturation":
+                              settings.local_worker_saturation,
                           **p2p_buffers(settings.memory_limit)}):
         local = _local_cluster(resolved, settings, common, cluster_kwargs)
     # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.

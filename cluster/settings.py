@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class ClusterSettings:
     dashboard_address: str | None = ":8787"
     connect_timeout: str = "10s"
     local_bandwidth: str = "1GB"
+    local_worker_saturation: float = 1.0
     rmm_pool_size: str | None = "0.8"
     cudf_spill: bool = True
     worker_log: str = "~/.cache/govgrid/logs/workers.log"
@@ -43,6 +45,15 @@ class ClusterSettings:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
+        saturation = self.local_worker_saturation
+        try:
+            number = float(saturation)  # "inf" as Dask spells it, from YAML or the environment
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(saturation, bool) or not number > 0:
+            raise ValueError("local_worker_saturation must be a positive number or 'inf', "
+                             f"not {saturation!r}")
+        object.__setattr__(self, "local_worker_saturation", number)
 
     @classmethod
     def from_config(cls, **overrides: Any) -> ClusterSettings:

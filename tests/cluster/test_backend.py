@@ -123,6 +123,17 @@ def test_settings_come_from_dask_config_and_are_validated():
         cluster.ClusterSettings(n_workers=0)
 
 
+@pytest.mark.parametrize("bad", [0, -1.0, "many", True])
+def test_a_worker_saturation_that_is_no_positive_number_is_refused(bad):
+    with pytest.raises(ValueError, match="local_worker_saturation must be a positive number"):
+        cluster.ClusterSettings(local_worker_saturation=bad)
+
+
+def test_worker_saturation_may_be_inf_as_dask_spells_it():
+    assert cluster.ClusterSettings(local_worker_saturation="inf").local_worker_saturation \
+        == float("inf")
+
+
 def test_settings_read_govgrid_environment_variables(monkeypatch):
     monkeypatch.setenv("DASK_GOVGRID__CLUSTER__CONNECT_TIMEOUT", "3s")
     monkeypatch.setenv("DASK_GOVGRID__CLUSTER__BACKEND", "cpu")

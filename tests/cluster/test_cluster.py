@@ -118,6 +118,17 @@ def test_local_cluster_scheduler_knows_its_workers_share_a_machine():
     assert bandwidth == dask.utils.parse_bytes(expected)
 
 
+def test_local_cluster_scheduler_gives_a_worker_thread_one_task_at_a_time():
+    # Dask's default (1.1) rounds up to two tasks for a worker of one thread, so two big
+    # partitions could queue on one worker while the other idles.
+    with dask.config.set({"govgrid.cluster.local-worker-saturation": 1.0}), \
+            cluster.start(backend="cpu", n_workers=1, threads_per_worker=1) as handle:
+        saturation = handle.client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+    assert saturation == 1.0
+    assert dask.config.get("distributed.scheduler.worker-saturation") != 1.0  # not leaked
+
+
 def test_script_without_main_guard_fails_with_advice_instead_of_hanging(tmp_path):
     # Each worker process imports the script again; unguarded, it would start a cluster
     # inside the worker and the first cluster would wait for its workers forever.
