@@ -31,6 +31,7 @@ import kernels
 from compute.planner import JoinChoice, choose, split_out
 from compute.sql import frames
 from compute.sql.errors import SqlError, unsupported
+from compute.sql.hashjoin import broadcast_join
 from compute.sql.rewrite import NULL_AWARE
 from compute.sql.source import Filter, TableSource
 from compute.sql.translate import (
@@ -127,8 +128,13 @@ class Planner:
         else:
             relation = self.relation(from_.this, node, conjuncts)
         joins = node.args.get("joins", [])
-        for join in _join_order(from_.this, joins) if from_ is not None else joins:
+        joins = _join_order(from_.this, joins) if from_ is not None else joins
+        joined = {from_.this.alias_or_name} if from_ is not None else set()
+        relation, conjuncts = self._filter_early(relation, conjuncts, joined, joins)
+        for i, join in enumerate(joins):
             relation = self.join(relation, join, node)
+            joined.add(join.this.alias_or_name)
+            relation, conjuncts = self._filter_early(relation, conjuncts, joined, joins[i + 1:])
         if conjuncts:
             relation = self.filter(relation, exp.and_(*conjuncts))
         outputs = list(node.expressions)
@@ -152,6 +158,26 @@ class Planner:
                 raise unsupported(node.args["distinct"], "DISTINCT ON")
             relation.frame = relation.frame.drop_duplicates(split_out=self._split(relation))
         return self.sort(relation, keys, node, names)
+
+    def _filter_early(self, relation: Relation, conjuncts: list[exp.Expr], joined: set[str],
+                      later: Sequence[exp.Join]) -> tuple[Relation, list[exp.Expr]]:
+        """``relation`` filtered by the WHERE terms over the tables ``joined`` so far, and the
+        terms left for later.
+
+        A filter commutes with inner, cross, semi and anti joins and with LEFT joins of what
+        it filters, so each term runs as soon as its tables are joined: TPC-H q09's
+        ``p_name LIKE '%green%'`` keeps 5 % of the parts before lineitem meets them, not
+        after five joins. A later RIGHT or FULL join would NULL-extend what the term reads:
+        then it waits for the end, as do terms with a subquery.
+        """
+        if any(join.side in ("RIGHT", "FULL") for join in later):
+            return relation, conjuncts
+        now = [term for term in conjuncts if _tables(term) <= joined
+               and not term.find(exp.Subquery, exp.Select, exp.Exists)]
+        if not now:
+            return relation, conjuncts
+        self.steps.append(f"filter by {len(now)} WHERE term(s) over {', '.join(sorted(joined))}")
+        return self.filter(relation, exp.and_(*now)), [t for t in conjuncts if t not in now]
 
     def set_operation(self, node: exp.SetOperation) -> Relation:
         """UNION [ALL], INTERSECT and EXCEPT (distinct); columns matched by position."""
@@ -277,10 +303,20 @@ class Planner:
         kept_left = left.frame if how == "left" else left.frame.dropna(subset=left_keys)
         kept_right = right.frame if how == "right" else right.frame.dropna(subset=right_keys)
         choice, small = self._choose(name, left, right, how)
-        frame = _shape(kept_left, choice, small == "left").merge(
-            _shape(kept_right, choice, small == "right"), how=how, left_on=left_keys,
-            right_on=right_keys, broadcast=choice.strategy == "broadcast",
-        )
+        if choice.strategy == "broadcast" and not set(left.frame.columns) & set(
+                right.frame.columns):
+            probing, side = (kept_right, kept_left) if small == "left" else \
+                (kept_left, kept_right)
+            probing_keys, side_keys = (right_keys, left_keys) if small == "left" else \
+                (left_keys, right_keys)
+            frame = broadcast_join(probing, side, probing_keys, side_keys,
+                                   "inner" if how == "inner" else "preserve",
+                                   side_first=small == "left")
+        else:
+            frame = _shape(kept_left, choice, small == "left").merge(
+                _shape(kept_right, choice, small == "right"), how=how, left_on=left_keys,
+                right_on=right_keys, broadcast=choice.strategy == "broadcast",
+            )
         if how == "outer":
             frame = dd.concat([frame, *(side.map_partitions(_null_keys, keys, meta=side._meta)
                                         for side, keys in ((left.frame, left_keys),
@@ -301,9 +337,10 @@ class Planner:
         frame = left.frame
         if residual:  # match pairs first, then keep the ids of the rows with a match
             frame = frame.map_partitions(_with_row_ids, meta=_with_row_ids(frame._meta))
-            pairs = frame.dropna(subset=left_keys).merge(
-                _shape(right.frame.dropna(subset=right_keys), choice, True),
-                left_on=left_keys, right_on=right_keys, broadcast=choice.strategy == "broadcast")
+            kept, found = frame.dropna(subset=left_keys), right.frame.dropna(subset=right_keys)
+            pairs = broadcast_join(kept, found, left_keys, right_keys, "inner") \
+                if choice.strategy == "broadcast" else kept.merge(
+                    found, left_on=left_keys, right_on=right_keys)
             matched = self.filter(Relation(pairs, left.rows), exp.and_(*residual)).frame
             found, keys, found_keys = matched[[ROW_ID]].drop_duplicates(split_out=True), \
                 [ROW_ID], [ROW_ID]
@@ -312,11 +349,12 @@ class Planner:
             keys, found_keys = left_keys, right_keys
         else:  # [NOT] EXISTS without correlation: whether the subquery has a row
             found, keys, found_keys = None, [], []
-        if found is not None:
-            found = _shape(found.assign(_hit=True), choice, True)
-            frame = frame.merge(found, how="left", left_on=keys, right_on=found_keys,
-                                suffixes=("", "_found"),
-                                broadcast=choice.strategy == "broadcast")
+        if found is not None and choice.strategy == "broadcast":
+            frame = broadcast_join(frame, found, keys, found_keys,
+                                   "semi" if kind == "SEMI" else "anti")
+        elif found is not None:
+            frame = frame.merge(found.assign(_hit=True), how="left", left_on=keys,
+                                right_on=found_keys, suffixes=("", "_found"))
             frame = frame.map_partitions(_matched, kind == "SEMI", meta=frame._meta.drop(
                 columns="_hit"))
         else:

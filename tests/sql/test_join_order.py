@@ -143,3 +143,37 @@ def test_tpch_q02_plans_no_cross_join(tpch):
     assert steps and not any("CROSS JOIN" in s or " on 0 key(s)" in s for s in steps), \
         planned.explain()
     assert steps[-1].startswith("LEFT JOIN _u_0"), steps  # the unnested subquery, still last
+
+
+def filter_steps(planned: compute.sql.Query) -> list[int]:
+    """Where the WHERE filters run: the number of joins planned before each."""
+    placed, seen = [], 0
+    for step in planned.steps:
+        seen += " JOIN " in step
+        if step.startswith("filter by "):
+            placed.append(seen)
+    return placed
+
+
+EARLY = {
+    # the FROM table's term runs before any join (sqlglot moves the other into an ON)
+    "inner joins": ("SELECT p.name, c.cname, o.amount FROM people p JOIN cities c "
+                    "ON p.city = c.id JOIN orders o ON o.person = p.id "
+                    "WHERE p.name <> 'bob' AND (c.cname = 'a' OR o.amount > 6)", [0]),
+    # a LEFT join preserves what the term filters; the term on its NULL side waits for it
+    "left join": ("SELECT p.name, o.amount FROM people p LEFT JOIN orders o "
+                  "ON o.person = p.id WHERE p.name <> 'ann' AND o.amount IS NULL", [0, 1]),
+    # a RIGHT or FULL join NULL-extends the FROM table: its terms wait for the end
+    "right join": ("SELECT p.name, c.cname FROM people p RIGHT JOIN cities c "
+                   "ON p.city = c.id WHERE p.name IS NULL OR p.name <> 'bob'", [1]),
+    "full join": ("SELECT p.name, o.amount FROM people p FULL JOIN orders o "
+                  "ON o.person = p.id WHERE p.name IS NULL", [1]),
+}
+
+
+@pytest.mark.parametrize("strategy", ["broadcast", "shuffle"])
+@pytest.mark.parametrize(("query", "placed"), EARLY.values(), ids=EARLY)
+def test_where_terms_run_as_soon_as_their_tables_are_joined(places, query, placed, strategy):
+    with dask.config.set({"govgrid.sql.join": strategy}):
+        planned = check(places, query)
+    assert filter_steps(planned) == placed, planned.explain()
