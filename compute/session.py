@@ -34,10 +34,10 @@ GRAPH_LOCK = threading.RLock()
 def fused(frames: Sequence[dd.DataFrame]) -> list[dd.DataFrame]:
     """``frames`` optimised together, with Dask's blockwise fusion over all of them.
 
-    ``client.compute`` of several collections optimises them as one sequence and leaves out
-    the fusion there: every read, dtype cast and per-partition step of a job with several
-    outputs would be a task of its own, and a step could run away from the partition it
-    follows. Fused here, the shared steps become one task per partition, as for one output.
+    ``client.compute`` of a list of collections (of one too) optimises them as one sequence
+    and leaves out the fusion there: every read, dtype cast and per-partition step would be a
+    task of its own, and a step could run away from the partition it follows. Fused here,
+    the steps become one task per partition (the shared steps of several outputs too).
     Fusing costs up to a few tenths of a second, so the result is kept by the frames' names
     (a hash of the table versions, columns and steps): the same job over the same versions
     is fused once per process. Call under ``GRAPH_LOCK``.
@@ -45,8 +45,8 @@ def fused(frames: Sequence[dd.DataFrame]) -> list[dd.DataFrame]:
     from dask._collections import new_collection
     from dask.dataframe.dask_expr._expr import optimize_blockwise_fusion
 
-    if len(frames) < 2:
-        return list(frames)
+    if not frames:
+        return []
     key = tuple(frame._name for frame in frames)
     if key not in _FUSED:
         sequence = dask.base.collections_to_expr(list(frames)).optimize()

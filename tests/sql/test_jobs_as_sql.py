@@ -103,3 +103,16 @@ def test_rollup_up_the_division_hierarchy_equals_duckdb(hub, session):
                  "division_code)")
     assert_same(session.run_sql(residents, show_progress=False)["result"],
                 con.execute(residents).df(), ordered=False)
+
+
+def test_a_query_of_one_output_runs_its_steps_fused_with_the_read(hub, session):
+    # client.compute of a list leaves out Dask's blockwise fusion, for a list of one too:
+    # the read, the casts, the filter and the projection would be tasks of their own.
+    query = ("SELECT division_code + 1 AS code FROM residents "
+             "WHERE sex = 2 AND division_code > 110000")
+    result = session.run_sql(query, show_progress=False)
+    groups = set(result.task_seconds)
+    assert not groups & {"read_parquet", "astype", "filter", "operation", "project"}, groups
+    con = duckdb.connect()
+    attach(con, hub, ("residents",))
+    assert_same(result["result"], con.execute(query).df(), ordered=False)
