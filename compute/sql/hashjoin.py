@@ -103,6 +103,9 @@ def probe(part: Any, side: Any, part_keys: list[str], side_keys: list[str],
     matched = found >= 0
     if how in ("semi", "anti"):
         return part[matched == (how == "semi")]
+    if len(side.keys) == len(side.rows):  # each key once: side row i holds key i
+        rows = np.flatnonzero(matched) if how == "inner" else np.arange(len(part))
+        return _joined(part, rows, side, found[rows], how, side_first)
     # Each probing row repeats once per side row of its key (once, unmatched, to preserve).
     counts = np.full(len(part), 0 if how == "inner" else 1, dtype=np.int64)
     counts[matched] = side.counts[found[matched]]
@@ -111,7 +114,14 @@ def probe(part: Any, side: Any, part_keys: list[str], side_keys: list[str],
     ends = np.cumsum(counts)
     within = np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
     side_rows = np.where(np.repeat(matched, counts), np.repeat(firsts, counts) + within, -1)
-    probed = part.take(np.repeat(np.arange(len(part)), counts)).reset_index(drop=True)
+    return _joined(part, np.repeat(np.arange(len(part)), counts), side, side_rows, how,
+                   side_first)
+
+
+def _joined(part: pd.DataFrame, rows: np.ndarray, side: HashedSide, side_rows: np.ndarray,
+            how: How, side_first: bool) -> pd.DataFrame:
+    """``part``'s ``rows`` beside the side's ``side_rows`` (-1: none, NULLs)."""
+    probed = part.take(rows).reset_index(drop=True)
     # A row position of -1 is no row of the side's RangeIndex: reindex fills it with NULLs,
     # in the dtypes a merge would give (an int column becomes float64).
     taken = side.rows.take(side_rows) if how == "inner" else side.rows.reindex(side_rows)

@@ -124,3 +124,11 @@ def test_broadcast_join_of_partitioned_frames_equals_pandas_merge(part, side):
     assert frame.npartitions == 3
     got = frame.compute(scheduler="sync")
     assert_same_rows(got, parts.compute().merge(sides.compute(), left_on="k", right_on="sk"))
+
+
+@pytest.mark.parametrize("how", ["inner", "preserve"])
+@pytest.mark.parametrize("side_first", [False, True])
+def test_a_side_holding_each_key_once_joins_as_pandas_merge(part, side, how, side_first):
+    side = side.dropna(subset=["sname"]).drop_duplicates(subset=["sname"])
+    got = probe(part, side, ["name"], ["sname"], how, side_first)
+    assert_same_rows(got, merged(part, side, ["name"], ["sname"], how, side_first))
