@@ -86,11 +86,12 @@ def hash_side(side: pd.DataFrame, keys: list[str]) -> HashedSide:
         side = side[~nulls]
     packing = _packing(side, keys)
     codes, distinct = _key_index(side, keys, packing).factorize()
-    codes = np.asarray(codes)
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=len(distinct))
-    return HashedSide(side.take(order).reset_index(drop=True), distinct,
-                      np.cumsum(counts) - counts, counts, packing)
+    counts = np.bincount(np.asarray(codes), minlength=len(distinct))
+    # factorize numbers keys by first appearance: each key once, the rows are in key order
+    rows = side if len(distinct) == len(side) else side.take(
+        np.argsort(np.asarray(codes), kind="stable"))
+    return HashedSide(rows.reset_index(drop=True), distinct, np.cumsum(counts) - counts,
+                      counts, packing)
 
 
 def probe(part: Any, side: Any, part_keys: list[str], side_keys: list[str],
