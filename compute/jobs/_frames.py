@@ -20,6 +20,7 @@ from distributed.collections import LRU
 import kernels
 from compute.exceptions import JobError
 from compute.planner import JoinChoice
+from compute.sql.hashjoin import built_lookup
 
 if TYPE_CHECKING:
     from compute.session import Session
@@ -269,7 +270,8 @@ def join_unique(
     """
     side = side.assign(**{PRESENT: True})
     if choice.strategy == "broadcast":
-        indexed = side.repartition(npartitions=1).map_partitions(M.set_index, KEY)
+        indexed = side.repartition(npartitions=1).map_partitions(
+            _indexed_by_key, meta=side._meta.set_index(KEY))
         # As a Delayed object the side is no second ancestor of the result, so Dask keeps
         # treating later column operations as aligned (no alignment shuffle).
         return frame.map_partitions(
@@ -292,6 +294,14 @@ _DELAYED: LRU[str, Delayed] = LRU(maxsize=64)
 def _delayed(side: dd.DataFrame) -> Delayed:
     """The one-partition ``side`` as a Delayed object, its graph optimised once."""
     return _remembered(_DELAYED, side._name, lambda: side.to_delayed()[0])
+
+
+def _indexed_by_key(side):
+    """The broadcast side indexed by key, its hash table built before the worker's threads
+    look keys up in it at once (see :func:`compute.sql.hashjoin.built_lookup`)."""
+    indexed = side.set_index(KEY)
+    built_lookup(indexed.index)
+    return indexed
 
 
 def _lookup_partition(part, side_part, flag: str | None):

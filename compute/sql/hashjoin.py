@@ -87,11 +87,26 @@ def hash_side(side: pd.DataFrame, keys: list[str]) -> HashedSide:
     packing = _packing(side, keys)
     codes, distinct = _key_index(side, keys, packing).factorize()
     counts = np.bincount(np.asarray(codes), minlength=len(distinct))
+    built_lookup(distinct)
     # factorize numbers keys by first appearance: each key once, the rows are in key order
     rows = side if len(distinct) == len(side) else side.take(
         np.argsort(np.asarray(codes), kind="stable"))
     return HashedSide(rows.reset_index(drop=True), distinct, np.cumsum(counts) - counts,
                       counts, packing)
+
+
+def built_lookup(index: pd.Index) -> pd.Index:
+    """``index`` with its hash table built now, before threads share it.
+
+    pandas builds an Index's table on the first lookup and stores it before filling it,
+    with the GIL released (``IndexEngine._ensure_mapping_populated``, ``map_locations``
+    ``with nogil``): a second thread of the worker looking up at that moment would find
+    keys missing. Not a pandas Index (a cuDF one): left as it is.
+    """
+    # is_unique fills a flat Index's table; a MultiIndex's only a lookup does (unique only)
+    if isinstance(index, pd.Index) and len(index) and index.is_unique:
+        index.get_indexer(index[:1])
+    return index
 
 
 def probe(part: Any, side: Any, part_keys: list[str], side_keys: list[str],

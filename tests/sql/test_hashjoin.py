@@ -132,3 +132,20 @@ def test_a_side_holding_each_key_once_joins_as_pandas_merge(part, side, how, sid
     side = side.dropna(subset=["sname"]).drop_duplicates(subset=["sname"])
     got = probe(part, side, ["name"], ["sname"], how, side_first)
     assert_same_rows(got, merged(part, side, ["name"], ["sname"], how, side_first))
+
+
+@pytest.mark.parametrize("keys", [["sk"], ["sname", "sk2"], ["sk2", "y"]])
+def test_the_sides_hash_table_is_built_before_threads_share_it(side, keys):
+    # pandas stores an Index's table before filling it, with the GIL released: a second
+    # thread looking up meanwhile would miss keys. So it is filled while the side is hashed.
+    side = side.dropna(subset=keys).astype({"y": "int64"}) if "y" in keys else \
+        side.dropna(subset=keys)
+    assert hashjoin.hash_side(side, keys).keys._engine.is_mapping_populated
+
+
+def test_a_jobs_broadcast_side_is_indexed_with_its_hash_table_built():
+    from compute.jobs._frames import KEY, _indexed_by_key
+
+    indexed = _indexed_by_key(pd.DataFrame({KEY: [5, 3, 9], "v": [1, 2, 3]}))
+    assert indexed.index._engine.is_mapping_populated
+    assert not pd.Index([5, 3, 9])._engine.is_mapping_populated  # what pandas does alone
