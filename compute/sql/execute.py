@@ -689,8 +689,25 @@ def _not_in_nulls(part: pd.DataFrame, has_null: bool, nonempty: bool, label: str
     return part[part[label].notna()]
 
 
-class _WindowTask:
+class _Task:
+    """A per-partition task object, named and tokenized by its class and fields.
+
+    Dask names a callable without ``__name__`` by its repr, which holds its address: equal
+    tasks got different names, and a name is what Dask's fusion and the session's fused
+    graphs go by (a window query once failed to fuse, "Cannot fuse tasks with multiple
+    outputs").
+    """
+
+    __name__ = "task"
+
+    def __dask_tokenize__(self) -> tuple:
+        return type(self).__qualname__, sorted(vars(self).items())
+
+
+class _WindowTask(_Task):
     """One window function over a partition holding whole window partitions."""
+
+    __name__ = "window"
 
     def __init__(self, label: str, by: list[str], order: list[str], ascending: list[bool],
                  function: str, value: str | None, extent: str) -> None:
@@ -746,9 +763,11 @@ def _group_ids(part: pd.DataFrame, columns: list[str]) -> pd.Series:
     return part.groupby(columns, dropna=False, sort=False).ngroup()
 
 
-class _SortTask:
+class _SortTask(_Task):
     """Sort a partition (and keep its first ``limit`` rows): the same task for the per-
     partition top-k and for the final merge of the candidates."""
+
+    __name__ = "sort"
 
     def __init__(self, keys: list[tuple[str, bool, bool]], limit: int | None) -> None:
         self.keys, self.limit = keys, limit

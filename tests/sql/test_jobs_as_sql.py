@@ -116,3 +116,13 @@ def test_a_query_of_one_output_runs_its_steps_fused_with_the_read(hub, session):
     con = duckdb.connect()
     attach(con, hub, ("residents",))
     assert_same(result["result"], con.execute(query).df(), ordered=False)
+
+
+def test_a_query_planned_twice_has_the_same_name(session):
+    # Names key Dask's fusion and the session's fused graphs: window and sort tasks are
+    # named by their content, not by where they sit in memory.
+    query = ("SELECT division_code, sex, ROW_NUMBER() OVER (PARTITION BY sex ORDER BY "
+             "division_code) AS n FROM residents ORDER BY division_code, n LIMIT 5")
+    first, second = session.sql(query), session.sql(query)
+    assert first._name == second._name
+    assert "0x" not in first._name
