@@ -243,10 +243,12 @@ class Planner:
                     if (e := self.source.element(table, c)) is not None}
         distinct = {f"{alias}.{c}": n for c in columns
                     if (n := self.source.distinct(table, c)) is not None}
+        rows = _filtered_rows(self.source.rows(table), filters,
+                              lambda column: self.source.distinct(table, column))
         self.steps.append(
             f"scan {table} AS {alias}: columns {columns}, filters {filters or 'none'}, "
             f"{frame.npartitions} partitions")
-        return Relation(frame, self.source.rows(table), elements, distinct)
+        return Relation(frame, rows, elements, distinct)
 
     # -- joins ------------------------------------------------------------------------------
 
@@ -322,8 +324,10 @@ class Planner:
                                         for side, keys in ((left.frame, left_keys),
                                                            (right.frame, right_keys)))])
         frame = frame.drop(columns=[*left_keys, *right_keys])
-        relation = Relation(frame, _join_rows(left.rows, right.rows, how, bool(equi)),
-                            {**left.elements, **right.elements},
+        rows = _join_rows(left.rows, right.rows, how, bool(equi))
+        if how == "inner" and equi:
+            rows = min(rows, _equi_join_rows(left, right, equi))
+        relation = Relation(frame, rows, {**left.elements, **right.elements},
                             {**left.distinct, **right.distinct})
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
         return self.filter(relation, exp.and_(*residual)) if residual else relation
@@ -338,9 +342,19 @@ class Planner:
         if residual:  # match pairs first, then keep the ids of the rows with a match
             frame = frame.map_partitions(_with_row_ids, meta=_with_row_ids(frame._meta))
             kept, found = frame.dropna(subset=left_keys), right.frame.dropna(subset=right_keys)
-            pairs = broadcast_join(kept, found, left_keys, right_keys, "inner") \
-                if choice.strategy == "broadcast" else kept.merge(
-                    found, left_on=left_keys, right_on=right_keys)
+            # the pairs are an inner join: the smaller side is hashed (q21's few late lines
+            # of one nation's suppliers, not all of lineitem)
+            pairing, small = self._choose(name, left, right, "inner")
+            hashed_side = f", the {small} side hashed" if pairing.strategy == "broadcast" else ""
+            self.steps.append(f"{name}, pairs under its condition: {_described(pairing)}"
+                              f"{hashed_side}")
+            if pairing.strategy != "broadcast":
+                pairs = kept.merge(found, left_on=left_keys, right_on=right_keys)
+            elif small == "left":
+                pairs = broadcast_join(found, kept, right_keys, left_keys, "inner",
+                                       side_first=True)
+            else:
+                pairs = broadcast_join(kept, found, left_keys, right_keys, "inner")
             matched = self.filter(Relation(pairs, left.rows), exp.and_(*residual)).frame
             found, keys, found_keys = matched[[ROW_ID]].drop_duplicates(split_out=True), \
                 [ROW_ID], [ROW_ID]
@@ -1151,6 +1165,44 @@ def _bytes(relation: Relation) -> int:
     width = sum(32 if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
                 else getattr(dtype, "itemsize", 8) for dtype in relation.frame.dtypes)
     return relation.rows * max(width, 1)
+
+
+# The share of rows a range comparison keeps when nothing better is known (System R's 1/3).
+RANGE_SELECTIVITY = 1 / 3
+
+
+def _filtered_rows(rows: int, filters: Sequence[Filter],
+                   distinct: Callable[[str], int | None]) -> int:
+    """Estimated rows of a table of ``rows`` rows kept by the scan ``filters``: an equality
+    keeps one of the column's distinct values, IN one per value listed, a range a third; at
+    least one row of a table that has any."""
+    share = 1.0
+    for column, op, value in filters:
+        values = distinct(column) or rows
+        if op in ("==", "="):
+            share *= 1 / max(values, 1)
+        elif op == "in":
+            share *= min(len(value) / max(values, 1), 1.0)
+        elif op == "!=":
+            share *= 1 - 1 / max(values, 1)
+        else:
+            share *= RANGE_SELECTIVITY
+    return min(rows, max(int(rows * share), 1)) if rows else 0
+
+
+def _equi_join_rows(left: Relation, right: Relation,
+                    equi: list[tuple[exp.Expr, exp.Expr]]) -> int:
+    """Estimated rows of an inner equi-join: left x right / the larger distinct count of the
+    first key pair whose columns have estimates (each at most its side's rows): a fact
+    table joined to a filtered dimension keeps the dimension's share of its rows."""
+    for a, b in equi:
+        if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
+            continue
+        da, db = left.distinct.get(column_key(a)), right.distinct.get(column_key(b))
+        if da and db:
+            larger = max(min(da, left.rows), min(db, right.rows), 1)
+            return max(left.rows * right.rows // larger, 1)
+    return max(left.rows, right.rows)
 
 
 def _join_rows(left: int, right: int, how: str, keyed: bool) -> int:
