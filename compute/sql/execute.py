@@ -23,7 +23,7 @@ import dask.config
 import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
-from dask.utils import format_bytes
+from dask.utils import M, format_bytes
 from sqlglot import exp
 from sqlglot.optimizer.scope import find_all_in_scope
 
@@ -337,7 +337,10 @@ class Planner:
         """Rows of ``left`` with (SEMI) or without (ANTI) a match in ``right``."""
         columns = list(left.frame.columns)
         left, right, left_keys, right_keys = self._keys(left, right, equi)
-        choice, _ = self._choose(name, left, right, "left")
+        # The matches are found by hashing the smaller side: the right's keys, or (q04's
+        # few orders against all of lineitem) the left's keys, probed by the right's rows.
+        choice, small = self._choose(name, left, right, "inner")
+        broadcast = choice.strategy == "broadcast"
         frame = left.frame
         if residual:  # match pairs first, then keep the ids of the rows with a match
             frame = frame.map_partitions(_with_row_ids, meta=_with_row_ids(frame._meta))
@@ -356,14 +359,21 @@ class Planner:
             else:
                 pairs = broadcast_join(kept, found, left_keys, right_keys, "inner")
             matched = self.filter(Relation(pairs, left.rows), exp.and_(*residual)).frame
-            found, keys, found_keys = matched[[ROW_ID]].drop_duplicates(split_out=True), \
-                [ROW_ID], [ROW_ID]
+            found = matched[[ROW_ID]] if broadcast else \
+                matched[[ROW_ID]].drop_duplicates(split_out=True)
+            keys, found_keys = [ROW_ID], [ROW_ID]
+        elif equi and broadcast and small == "left":
+            found = broadcast_join(right.frame[right_keys], left.frame[left_keys], right_keys,
+                                   left_keys, "semi").map_partitions(M.drop_duplicates)
+            keys, found_keys = left_keys, right_keys
         elif equi:
-            found = right.frame[right_keys].dropna().drop_duplicates(split_out=True)
+            # a hashed side may repeat keys; a merged one may not (it would repeat rows)
+            found = right.frame[right_keys] if broadcast else \
+                right.frame[right_keys].dropna().drop_duplicates(split_out=True)
             keys, found_keys = left_keys, right_keys
         else:  # [NOT] EXISTS without correlation: whether the subquery has a row
             found, keys, found_keys = None, [], []
-        if found is not None and choice.strategy == "broadcast":
+        if found is not None and broadcast:
             frame = broadcast_join(frame, found, keys, found_keys,
                                    "semi" if kind == "SEMI" else "anti")
         elif found is not None:
@@ -378,7 +388,9 @@ class Planner:
             values = right.frame[right_keys[0]]
             frame = frame.map_partitions(_not_in_nulls, values.isna().any(),
                                          values.count() > 0, left_keys[0], meta=frame._meta)
-        self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
+        probed = ", the right side probing the left's keys" if \
+            equi and not residual and broadcast and small == "left" else ""
+        self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}{probed}")
         return replace(left, frame=frame[columns])
 
     def _keys(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]]

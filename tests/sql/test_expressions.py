@@ -208,3 +208,22 @@ def test_order_by_mixes_nulls_first_and_last(small):
 def test_scalar_subquery_of_several_rows_is_refused(small):
     with pytest.raises(compute.sql.SqlError, match="more than one row"):
         compute.sql.plan(small[0], "SELECT id FROM people WHERE id = (SELECT person FROM visits)")
+
+
+SMALL_LEFT_SEMI = {
+    "in": "SELECT id FROM people WHERE grp = 'a' AND id IN (SELECT person FROM visits)",
+    "exists": "SELECT id FROM people p WHERE grp = 'a' AND EXISTS "
+              "(SELECT 1 FROM visits v WHERE v.person = p.id)",
+    "not_exists": "SELECT id FROM people p WHERE grp = 'a' AND NOT EXISTS "
+                  "(SELECT 1 FROM visits v WHERE v.person = p.id)",
+    "not_in_with_null": "SELECT id FROM people WHERE grp = 'a' AND id NOT IN "
+                        "(SELECT person FROM visits)",
+}
+
+
+@pytest.mark.parametrize("name", SMALL_LEFT_SEMI)
+def test_semi_join_of_a_smaller_left_probes_it_with_the_right(small, name):
+    # people filtered to one group is smaller than all the visits: the visits' rows are
+    # probed against the people's keys, and the people then kept by the keys found
+    planned = check(small, SMALL_LEFT_SEMI[name])
+    assert "the right side probing the left's keys" in planned.explain()
