@@ -24,6 +24,7 @@ from compute.tables.catalog import TableEntry, read_footer
 from compute.tables.delta import DataFile, Version
 from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE, engine_dtypes
 from compute.tables.elements import ELEMENTS
+from compute.tables.parquet_engine import DecimalParquetEngine
 
 Filter = tuple[str, str, Any]
 Filters = Sequence[Filter] | Sequence[Sequence[Filter]]
@@ -85,6 +86,8 @@ def read_version(
         columns=read,
         filters=None if gpu else groups,
         index=False,
+        # on the GPU Dask picks cuDF's engine; on CPUs decimals are decoded by polars
+        **({} if gpu else {"engine": DecimalParquetEngine}),
         **_grouping(entry.name, files, count, gpu),
     )
     frame = _loaded(entry, frame)

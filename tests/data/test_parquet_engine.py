@@ -1,0 +1,91 @@
+"""The CPU Parquet engine decodes decimal columns with polars: the same frames as Dask's
+pyarrow engine (the oracle), whole files or not, filtered or not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from pathlib import Path
+
+import dask
+import dask.dataframe as dd
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from compute.tables import parquet_engine
+from compute.tables.parquet_engine import DecimalParquetEngine
+
+ROWS = 1000
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    root: Path = tmp_path_factory.mktemp("decimals")
+    paths = []
+    for number in range(3):
+        ids = range(number * ROWS, (number + 1) * ROWS)
+        table = pa.table({
+            "id": pa.array(ids, pa.int64()),
+            # stored as FIXED_LEN_BYTE_ARRAY (pyarrow's default), NULLs and negatives in it
+            "price": pa.array([None if i % 7 == 0 else decimal.Decimal(i * 37 % 1000 - 300)
+                               / 100 for i in ids], pa.decimal128(15, 2)),
+            "rate": pa.array([decimal.Decimal(i % 11) / 1000 for i in ids],
+                             pa.decimal128(5, 3)),
+            "day": pa.array([dt.date(2024, 1, 1) + dt.timedelta(days=i % 60) for i in ids]),
+            "name": pa.array([f"n{i % 13}" for i in ids]),
+        })
+        path = root / f"part-{number}.parquet"
+        pq.write_table(table, path, row_group_size=400)  # three row groups a file
+        paths.append(str(path))
+    assert pq.ParquetFile(paths[0]).metadata.row_group(0).column(1).physical_type == \
+        "FIXED_LEN_BYTE_ARRAY"
+    return paths
+
+
+@pytest.fixture
+def polars_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The columns each polars read decoded."""
+    reads: list[list[str]] = []
+    decode = parquet_engine._polars_columns
+
+    def spy(path: str, columns: list[str]) -> pa.Table:
+        reads.append(columns)
+        return decode(path, columns)
+
+    monkeypatch.setattr(parquet_engine, "_polars_columns", spy)
+    return reads
+
+
+CASES = {
+    "whole files": {},
+    "files grouped": {"split_row_groups": "adaptive", "aggregate_files": True,
+                      "blocksize": 10**9},
+    "filtered": {"filters": [[("price", ">", decimal.Decimal("1.5")),
+                              ("day", "<", dt.date(2024, 2, 1))], [("name", "==", "n3")]]},
+    "row groups": {"split_row_groups": True},
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_same_frames_as_the_pyarrow_engine(files, polars_reads, case):
+    options = CASES[case]
+    columns = ["price", "id", "rate", "day", "name"]
+    with dask.config.set(scheduler="sync"):
+        got = dd.read_parquet(files, columns=columns, index=False,
+                              engine=DecimalParquetEngine, **options).compute()
+        want = dd.read_parquet(files, columns=columns, index=False, **options).compute()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    assert 0 < len(got) <= 3 * ROWS
+    if case == "row groups":  # a part of a file: pyarrow reads it, polars cannot
+        assert polars_reads == []
+    else:
+        assert polars_reads and all(read == ["price", "rate"] for read in polars_reads)
+
+
+def test_no_decimal_column_is_the_plain_read(files, polars_reads):
+    with dask.config.set(scheduler="sync"):
+        got = dd.read_parquet(files, columns=["id", "name"], index=False,
+                              engine=DecimalParquetEngine).compute()
+    assert len(got) == 3 * ROWS and polars_reads == []
