@@ -681,6 +681,8 @@ def _packed(fn: Fn, packer: Callable[[Any], Any]) -> Fn:
         keys = packer(evaluate(fn, part))
         return keys.where(keys >= 0)  # an invalid identifier never matches anything
 
+    token = ("packed", fn.__dask_tokenize__(), f"{packer.__module__}.{packer.__qualname__}")
+    run.__dask_tokenize__ = lambda: token
     return run
 
 

@@ -227,3 +227,23 @@ def test_semi_join_of_a_smaller_left_probes_it_with_the_right(small, name):
     # probed against the people's keys, and the people then kept by the keys found
     planned = check(small, SMALL_LEFT_SEMI[name])
     assert "the right side probing the left's keys" in planned.explain()
+
+
+def test_an_expression_is_tokenized_by_its_text_and_columns(monkeypatch):
+    # Dask names tasks by tokens of their functions; a compiled expression's token comes
+    # from the expression and the columns it reads, without pickling the closure.
+    from dask import tokenize as tokenizing
+    from sqlglot import parse_one
+
+    from compute.sql.translate import compile_expression
+
+    def refuse(value):
+        raise AssertionError(f"pickled {value!r} to tokenize it")
+
+    monkeypatch.setattr(tokenizing, "_normalize_pickle", refuse)
+    columns = {"t.a": "x", "t.b": "y"}
+    token = tokenizing.tokenize(compile_expression(parse_one("t.a + t.b"), columns))
+    assert token == tokenizing.tokenize(compile_expression(parse_one("t.a + t.b"), columns))
+    assert token != tokenizing.tokenize(compile_expression(parse_one("t.a - t.b"), columns))
+    assert token != tokenizing.tokenize(
+        compile_expression(parse_one("t.a + t.b"), {"t.a": "y", "t.b": "x"}))
