@@ -151,3 +151,19 @@ def test_the_gpu_read_path_filters_rows_after_the_read_alike(data, monkeypatch):
     got = read_table(data, "residents", columns=["resident_id"], filters=filters).compute()
     assert list(got.columns) == ["resident_id"]
     assert sorted(got["resident_id"]) == sorted(expected["resident_id"]) and len(got) > 0
+
+
+def test_a_read_of_few_columns_keeps_its_partitions(data):
+    # Dask fuses the partitions of a read of a few columns, reckoning them sized for all
+    # columns; read_version sized them for the columns read, so they must stay as they are,
+    # also where a single-partition frame is broadcast to them.
+    catalog = Catalog.load(data)
+    files = len(catalog.version("residents").files)
+    assert files >= 2
+    snapshot = Snapshot(catalog, partitions=lambda *_: files)
+    keys = snapshot.table("residents", columns=["resident_id"])
+    assert keys.npartitions == files and keys.optimize().npartitions == files
+    side = snapshot.table("divisions", columns=["division_code"]).repartition(npartitions=1)
+    probed = keys.map_partitions(lambda part, whole: part.assign(n=len(whole)), side)
+    assert probed.optimize().npartitions == files
+    assert len(probed.compute()) == catalog.table("residents").rows

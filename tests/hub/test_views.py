@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from dask.dataframe.dask_expr.io.parquet import ReadParquet
 
 from compute.exceptions import CatalogError, JobError
 from compute.generate import generate
@@ -407,7 +408,7 @@ def test_the_scope_goes_into_the_parquet_read(auditor: GovernedSession, province
     frame = snapshot.table("residents", ["division_code"])
     low = int(province) * 10_000
     expr = frame.expr
-    reads = [node for node in expr.walk() if type(node).__name__.startswith("ReadParquet")]
+    reads = [node for node in expr.walk() if isinstance(node, ReadParquet)]
     assert reads, expr.tree_repr()
     text = repr(reads[0].operand("filters"))
     assert str(low) in text and str(low + 9999) in text
