@@ -128,11 +128,15 @@ class Planner:
         else:
             relation = self.relation(from_.this, node, conjuncts)
         joins = node.args.get("joins", [])
-        joins = _join_order(from_.this, joins) if from_ is not None else joins
+        # items planned to size them for the join order, kept for their joins
+        sized: dict[str, Relation] = {}
+        if from_ is not None:
+            sized[from_.this.alias_or_name] = relation
+            joins = _join_order(from_.this, joins, self._sizer(node, joins, sized))
         joined = {from_.this.alias_or_name} if from_ is not None else set()
         relation, conjuncts = self._filter_early(relation, conjuncts, joined, joins)
         for i, join in enumerate(joins):
-            relation = self.join(relation, join, node)
+            relation = self.join(relation, join, node, sized.pop(join.this.alias_or_name, None))
             joined.add(join.this.alias_or_name)
             relation, conjuncts = self._filter_early(relation, conjuncts, joined, joins[i + 1:])
         if conjuncts:
@@ -178,6 +182,20 @@ class Planner:
             return relation, conjuncts
         self.steps.append(f"filter by {len(now)} WHERE term(s) over {', '.join(sorted(joined))}")
         return self.filter(relation, exp.and_(*now)), [t for t in conjuncts if t not in now]
+
+    def _sizer(self, select: exp.Select, joins: Sequence[exp.Join],
+               sized: dict[str, Relation]) -> Callable[[str], Relation]:
+        """A join item's relation by its alias, planned with the ON terms over it alone, for
+        its size (and kept in ``sized`` for its join)."""
+        def relation(alias: str) -> Relation:
+            if alias not in sized:
+                join = next(j for j in joins if j.this.alias_or_name == alias)
+                terms = [term for j in joins if (on := j.args.get("on")) is not None
+                         for term in _conjuncts(on) if _tables(term) == {alias}]
+                sized[alias] = self.relation(join.this, select, terms)
+            return sized[alias]
+
+        return relation
 
     def set_operation(self, node: exp.SetOperation) -> Relation:
         """UNION [ALL], INTERSECT and EXCEPT (distinct); columns matched by position."""
@@ -252,15 +270,18 @@ class Planner:
 
     # -- joins ------------------------------------------------------------------------------
 
-    def join(self, left: Relation, join: exp.Join, select: exp.Select) -> Relation:
-        """Inner, outer, semi, anti or cross join of ``left`` with the join's item."""
+    def join(self, left: Relation, join: exp.Join, select: exp.Select,
+             right: Relation | None = None) -> Relation:
+        """Inner, outer, semi, anti or cross join of ``left`` with the join's item (``right``
+        when already planned)."""
         if join.args.get("using"):
             raise unsupported(join, "JOIN ... USING")
         kind, side = (join.kind or "").upper(), (join.side or "").upper()
         on = join.args.get("on")
         conditions = _conjuncts(on) if on is not None else []
         # ON terms of an inner or left join filter the joined table: they may reach its scan
-        right = self.relation(join.this, select, conditions if side in ("", "LEFT") else [])
+        if right is None:
+            right = self.relation(join.this, select, conditions if side in ("", "LEFT") else [])
         how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer"}.get(side, "inner")
         if kind in ("SEMI", "ANTI") and side not in ("", "LEFT"):
             raise unsupported(join, f"{side} {kind} JOIN")
@@ -882,7 +903,8 @@ def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:
     return terms
 
 
-def _join_order(first: exp.Expr, joins: Sequence[exp.Join]) -> list[exp.Join]:
+def _join_order(first: exp.Expr, joins: Sequence[exp.Join],
+                sized: Callable[[str], Relation] | None = None) -> list[exp.Join]:
     """``joins`` with their leading inner joins reordered so no needless cross join is planned.
 
     sqlglot's optimiser moves WHERE equalities into the ON of the last join that makes them
@@ -890,11 +912,15 @@ def _join_order(first: exp.Expr, joins: Sequence[exp.Join]) -> list[exp.Join]:
     p_partkey = ps_partkey AND s_suppkey = ps_suppkey`` becomes ``part CROSS JOIN supplier
     JOIN partsupp ON ...``, a part x supplier product that runs the workers out of memory at
     scale factor 1. Inner joins commute, so the leading run of inner and cross joins is
-    reordered greedily: after the FROM item ``first`` comes, each time, the first item left
-    (in written order) that an equality ties to the items already joined, else the first
-    item left (a real cross join). Each join gets the run's ON terms that it makes resolvable
-    (terms naming no table go to the first); none is dropped or repeated. The joins from the
-    first outer, semi, anti or USING join on follow the run, in their order.
+    reordered greedily: after the FROM item ``first`` comes, each time, the item left that an
+    equality ties to the items already joined, else the first item left (a real cross join).
+    Of several tied items the one whose join keeps the fewest rows comes first, estimated as
+    the planner sizes an equi-join from the items' relations (``sized``, by alias; without
+    it, the first in written order): q21's one nation before its suppliers' line items, not
+    after; q05's orders before the suppliers of the customers' nations. Each join gets the
+    run's ON terms that it makes resolvable (terms naming no table go to the first); none is
+    dropped or repeated. The joins from the first outer, semi, anti or USING join on follow
+    the run, in their order.
 
     The joins come back as they were when the order would not change (so plans of queries
     written in a good order stay as they are) and when an ON term holds a subquery. The new
@@ -911,10 +937,23 @@ def _join_order(first: exp.Expr, joins: Sequence[exp.Join]) -> list[exp.Join]:
             or any(t - {start, *items} for t in tables)):
         return list(joins)
     joined, order = {start}, []
+    rows, distinct = 0, {}
+    if sized is not None:
+        rows, distinct = sized(start).rows, dict(sized(start).distinct)
     while len(order) < len(run):
         left = [alias for alias in items if alias not in joined]
-        alias = next((a for a in left if any(_links(term, joined, a) for term in terms)),
-                     left[0])
+        tied = {a: [pair for term in terms if (pair := _link(term, joined, a))] for a in left}
+        tied = {a: pairs for a, pairs in tied.items() if pairs}
+        if sized is None or len(tied) < 2:
+            alias = next(iter(tied), left[0])
+        else:
+            after = {a: _joined_rows(rows, distinct, sized(a).rows, sized(a).distinct, pairs)
+                     for a, pairs in tied.items()}
+            alias = min(after, key=after.__getitem__)
+        if sized is not None:
+            rows = _joined_rows(rows, distinct, sized(alias).rows, sized(alias).distinct,
+                                tied.get(alias, []))
+            distinct.update(sized(alias).distinct)
         joined.add(alias)
         order.append(alias)
     if order == list(items):
@@ -942,13 +981,18 @@ def _tables(expression: exp.Expr) -> set[str]:
     return {column.table for column in expression.find_all(exp.Column)}
 
 
-def _links(term: exp.Expr, joined: set[str], alias: str) -> bool:
-    """Whether ``term`` is an equality of an expression over ``alias`` alone and one over
-    tables of ``joined`` (an equi-join key of joining ``alias`` next)."""
+def _link(term: exp.Expr, joined: set[str], alias: str
+          ) -> tuple[exp.Expr, exp.Expr] | None:
+    """The (over ``joined``, over ``alias``) sides of ``term`` when it is an equality of an
+    expression over tables of ``joined`` and one over ``alias`` alone (an equi-join key of
+    joining ``alias`` next), else None."""
     if not isinstance(term, exp.EQ):
-        return False
-    a, b = _tables(term.this), _tables(term.expression)
-    return any(x == {alias} and y and y <= joined for x, y in ((a, b), (b, a)))
+        return None
+    for mine, other in ((term.this, term.expression), (term.expression, term.this)):
+        a, b = _tables(mine), _tables(other)
+        if a == {alias} and b and b <= joined:
+            return other, mine
+    return None
 
 
 def _aggregates(expression: exp.Expr) -> list[exp.AggFunc]:
@@ -1206,17 +1250,24 @@ def _filtered_rows(rows: int, filters: Sequence[Filter],
 
 def _equi_join_rows(left: Relation, right: Relation,
                     equi: list[tuple[exp.Expr, exp.Expr]]) -> int:
+    """Estimated rows of an inner equi-join (:func:`_joined_rows`)."""
+    return _joined_rows(left.rows, left.distinct, right.rows, right.distinct, equi)
+
+
+def _joined_rows(left_rows: int, left_distinct: dict[str, int], right_rows: int,
+                 right_distinct: dict[str, int], equi: Sequence[tuple[exp.Expr, exp.Expr]]
+                 ) -> int:
     """Estimated rows of an inner equi-join: left x right / the larger distinct count of the
     first key pair whose columns have estimates (each at most its side's rows): a fact
     table joined to a filtered dimension keeps the dimension's share of its rows."""
     for a, b in equi:
         if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
             continue
-        da, db = left.distinct.get(column_key(a)), right.distinct.get(column_key(b))
+        da, db = left_distinct.get(column_key(a)), right_distinct.get(column_key(b))
         if da and db:
-            larger = max(min(da, left.rows), min(db, right.rows), 1)
-            return max(left.rows * right.rows // larger, 1)
-    return max(left.rows, right.rows)
+            larger = max(min(da, left_rows), min(db, right_rows), 1)
+            return max(left_rows * right_rows // larger, 1)
+    return max(left_rows, right_rows)
 
 
 def _join_rows(left: int, right: int, how: str, keyed: bool) -> int:

@@ -145,6 +145,23 @@ def test_tpch_q02_plans_no_cross_join(tpch):
     assert steps[-1].startswith("LEFT JOIN _u_0"), steps  # the unnested subquery, still last
 
 
+SIZED = {
+    # FROM supplier: one nation of 25 before the line items of every supplier
+    "q21": ["INNER JOIN nation", "INNER JOIN l1"],
+    # FROM customer: orders (by customer key) before the suppliers of the customers'
+    # nations, a many-to-many join of every customer to every supplier of its nation
+    "q05": ["INNER JOIN orders", "INNER JOIN lineitem", "INNER JOIN supplier"],
+}
+
+
+@pytest.mark.parametrize("query", SIZED)
+def test_tied_joins_come_by_the_rows_they_keep(tpch, query):
+    source, _ = tpch
+    planned = compute.sql.plan(source, (TPCH / f"{query}.sql").read_text())
+    steps = [s.split(" on ")[0] for s in joins(planned)]
+    assert steps[:len(SIZED[query])] == SIZED[query], planned.explain()
+
+
 def filter_steps(planned: compute.sql.Query) -> list[int]:
     """Where the WHERE filters run: the number of joins planned before each."""
     placed, seen = [], 0
