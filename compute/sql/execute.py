@@ -185,12 +185,14 @@ class Planner:
 
     def _sizer(self, select: exp.Select, joins: Sequence[exp.Join],
                sized: dict[str, Relation]) -> Callable[[str], Relation]:
-        """A join item's relation by its alias, planned with the ON terms over it alone, for
-        its size (and kept in ``sized`` for its join)."""
+        """A join item of the leading inner joins by its alias, planned with their ON terms
+        over it alone, for its size (and kept in ``sized`` for its join)."""
+        run = list(itertools.takewhile(_plain_inner, joins))
+
         def relation(alias: str) -> Relation:
             if alias not in sized:
-                join = next(j for j in joins if j.this.alias_or_name == alias)
-                terms = [term for j in joins if (on := j.args.get("on")) is not None
+                join = next(j for j in run if j.this.alias_or_name == alias)
+                terms = [term for j in run if (on := j.args.get("on")) is not None
                          for term in _conjuncts(on) if _tables(term) == {alias}]
                 sized[alias] = self.relation(join.this, select, terms)
             return sized[alias]

@@ -162,6 +162,17 @@ def test_tied_joins_come_by_the_rows_they_keep(tpch, query):
     assert steps[:len(SIZED[query])] == SIZED[query], planned.explain()
 
 
+def test_a_sized_item_is_filtered_by_its_own_terms_in_the_run_alone(places):
+    # cities and orders both tie to people, so both are planned to size them; the term over
+    # cities in the join after the LEFT JOIN is applied there, not in the cities' scan
+    planned = check(places, "SELECT p.name, c.cname, o.amount, r.rname FROM people p "
+                            "JOIN cities c ON p.city = c.id JOIN orders o ON o.person = p.id "
+                            "LEFT JOIN regions r ON r.id = c.region "
+                            "JOIN orders o2 ON o2.person = p.id AND c.cname = 'a'")
+    scan = next(s for s in planned.steps if s.startswith("scan cities"))
+    assert "filters none" in scan, planned.explain()
+
+
 def filter_steps(planned: compute.sql.Query) -> list[int]:
     """Where the WHERE filters run: the number of joins planned before each."""
     placed, seen = [], 0
