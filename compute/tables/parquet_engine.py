@@ -60,4 +60,5 @@ def _whole_file(path: str, row_groups: list[int | None] | None) -> bool:
 def _polars_columns(path: str, columns: list[str]) -> pa.Table:
     import polars as pl  # imported in the worker that reads, not by every process
 
-    return pl.read_parquet(path, columns=columns, parallel="none").to_arrow()
+    return pl.read_parquet(path, columns=columns, parallel="none",
+                           hive_partitioning=False).to_arrow()
