@@ -40,6 +40,7 @@ from compute.sql.translate import (
     compile_expression,
     constant,
     evaluate,
+    tokenized,
     true_rows,
 )
 
@@ -349,7 +350,8 @@ class Planner:
         frame = frame.drop(columns=[*left_keys, *right_keys])
         rows = _join_rows(left.rows, right.rows, how, bool(equi))
         if how == "inner" and equi:
-            rows = min(rows, _equi_join_rows(left, right, equi))
+            rows = min(rows, _joined_rows(left.rows, left.distinct, right.rows,
+                                          right.distinct, equi))
         relation = Relation(frame, rows, {**left.elements, **right.elements},
                             {**left.distinct, **right.distinct})
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
@@ -364,17 +366,17 @@ class Planner:
         # few orders against all of lineitem) the left's keys, probed by the right's rows.
         choice, small = self._choose(name, left, right, "inner")
         broadcast = choice.strategy == "broadcast"
+        by_left = bool(equi) and not residual and broadcast and small == "left"
         frame = left.frame
         if residual:  # match pairs first, then keep the ids of the rows with a match
             frame = frame.map_partitions(_with_row_ids, meta=_with_row_ids(frame._meta))
             kept, found = frame.dropna(subset=left_keys), right.frame.dropna(subset=right_keys)
             # the pairs are an inner join: the smaller side is hashed (q21's few late lines
             # of one nation's suppliers, not all of lineitem)
-            pairing, small = self._choose(name, left, right, "inner")
-            hashed_side = f", the {small} side hashed" if pairing.strategy == "broadcast" else ""
-            self.steps.append(f"{name}, pairs under its condition: {_described(pairing)}"
+            hashed_side = f", the {small} side hashed" if broadcast else ""
+            self.steps.append(f"{name}, pairs under its condition: {_described(choice)}"
                               f"{hashed_side}")
-            if pairing.strategy != "broadcast":
+            if not broadcast:
                 pairs = kept.merge(found, left_on=left_keys, right_on=right_keys)
             elif small == "left":
                 pairs = broadcast_join(found, kept, right_keys, left_keys, "inner",
@@ -382,24 +384,21 @@ class Planner:
             else:
                 pairs = broadcast_join(kept, found, left_keys, right_keys, "inner")
             matched = self.filter(Relation(pairs, left.rows), exp.and_(*residual)).frame
-            found = matched[[ROW_ID]] if broadcast else \
-                matched[[ROW_ID]].drop_duplicates(split_out=True)
-            keys, found_keys = [ROW_ID], [ROW_ID]
-        elif equi and broadcast and small == "left":
+            found, keys, found_keys = matched[[ROW_ID]], [ROW_ID], [ROW_ID]
+        elif by_left:
             found = broadcast_join(right.frame[right_keys], left.frame[left_keys], right_keys,
                                    left_keys, "semi").map_partitions(M.drop_duplicates)
             keys, found_keys = left_keys, right_keys
         elif equi:
-            # a hashed side may repeat keys; a merged one may not (it would repeat rows)
-            found = right.frame[right_keys] if broadcast else \
-                right.frame[right_keys].dropna().drop_duplicates(split_out=True)
-            keys, found_keys = left_keys, right_keys
+            found, keys, found_keys = right.frame[right_keys], left_keys, right_keys
         else:  # [NOT] EXISTS without correlation: whether the subquery has a row
             found, keys, found_keys = None, [], []
         if found is not None and broadcast:
             frame = broadcast_join(frame, found, keys, found_keys,
                                    "semi" if kind == "SEMI" else "anti")
         elif found is not None:
+            # a hashed side may repeat keys; a merged one may not (it would repeat rows)
+            found = found.dropna().drop_duplicates(split_out=True)
             frame = frame.merge(found.assign(_hit=True), how="left", left_on=keys,
                                 right_on=found_keys, suffixes=("", "_found"))
             frame = frame.map_partitions(_matched, kind == "SEMI", meta=frame._meta.drop(
@@ -411,8 +410,7 @@ class Planner:
             values = right.frame[right_keys[0]]
             frame = frame.map_partitions(_not_in_nulls, values.isna().any(),
                                          values.count() > 0, left_keys[0], meta=frame._meta)
-        probed = ", the right side probing the left's keys" if \
-            equi and not residual and broadcast and small == "left" else ""
+        probed = ", the right side probing the left's keys" if by_left else ""
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}{probed}")
         return replace(left, frame=frame[columns])
 
@@ -704,9 +702,8 @@ def _packed(fn: Fn, packer: Callable[[Any], Any]) -> Fn:
         keys = packer(evaluate(fn, part))
         return keys.where(keys >= 0)  # an invalid identifier never matches anything
 
-    token = ("packed", fn.__dask_tokenize__(), f"{packer.__module__}.{packer.__qualname__}")
-    run.__dask_tokenize__ = lambda: token
-    return run
+    return tokenized(run, "packed", fn.__dask_tokenize__(),
+                     f"{packer.__module__}.{packer.__qualname__}")
 
 
 def _with_row_ids(part: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
@@ -1248,12 +1245,6 @@ def _filtered_rows(rows: int, filters: Sequence[Filter],
         else:
             share *= RANGE_SELECTIVITY
     return min(rows, max(int(rows * share), 1)) if rows else 0
-
-
-def _equi_join_rows(left: Relation, right: Relation,
-                    equi: list[tuple[exp.Expr, exp.Expr]]) -> int:
-    """Estimated rows of an inner equi-join (:func:`_joined_rows`)."""
-    return _joined_rows(left.rows, left.distinct, right.rows, right.distinct, equi)
 
 
 def _joined_rows(left_rows: int, left_distinct: dict[str, int], right_rows: int,

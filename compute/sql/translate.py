@@ -52,12 +52,15 @@ def compile_expression(node: exp.Expr, labels: Mapping[str, str]) -> Fn:
 
     compiled = compile_node(node)
     compiled.sql = node.sql(dialect="duckdb")  # names the expression in evaluation errors
-    # Dask names each task by a token of its function; a closure would be pickled for it
-    # (a tenth of a TPC-H query's planning). The expression and the columns it reads on the
-    # partition say all the function does.
-    token = ("sql-expression", compiled.sql, tuple(sorted(labels.items())))
-    compiled.__dask_tokenize__ = lambda: token
-    return compiled
+    # The expression and the columns it reads on the partition say all the function does.
+    return tokenized(compiled, "sql-expression", compiled.sql, tuple(sorted(labels.items())))
+
+
+def tokenized(fn: Fn, *token: Any) -> Fn:
+    """``fn`` with the Dask token ``token``. Dask names each task by a token of its
+    function, and would pickle a closure to get one (a tenth of a TPC-H query's planning)."""
+    fn.__dask_tokenize__ = lambda: token
+    return fn
 
 
 def _hub_function(node: exp.Func, compile_node: Compile) -> Fn:

@@ -92,7 +92,7 @@ def read_version(
         **({} if gpu else {"engine": DecimalParquetEngine}),
         **_grouping(entry.name, files, count, gpu),
     )
-    if not gpu and type(frame.expr) is ReadParquetFSSpec:
+    if type(frame.expr) is ReadParquetFSSpec:  # Dask's fsspec read (not dask-cudf's)
         frame = new_collection(_SizedRead(*frame.expr.operands))
     frame = _loaded(entry, frame)
     if gpu and groups:
