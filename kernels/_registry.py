@@ -91,8 +91,18 @@ def run(
         return _cuda.launch(compiled(loop, GPU), inputs, outputs, scratch)
     results = tuple(np.empty(n, dtype) for n, dtype in outputs)
     extra = (np.empty((1, scratch.width), scratch.dtype),) if scratch else ()
-    compiled(loop, CPU)(*inputs, *results, *extra)
+    compiled(loop, CPU)(*map(_read_only, inputs), *results, *extra)
     return results
+
+
+def _read_only(value: Any) -> Any:
+    """An input array as a read-only view: numba compiles a kernel once per argument type,
+    and whether an array is writable is part of its type (Arrow's buffers are not, numpy's
+    new arrays are), so every input is made read-only, and one compile serves both."""
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
+    return value
 
 
 def compiled(fn: Callable, target: str) -> Any:

@@ -173,3 +173,16 @@ def test_every_kernel_keeps_the_cudf_index_and_matches_pandas(name: str) -> None
     assert isinstance(result, (cudf.Series, cudf.DataFrame))
     assert result.index.name == "row"
     assert kernel_difference(expected, result) is None  # the same index, values bit for bit
+
+
+def test_every_string_kind_runs_one_compiled_kernel() -> None:
+    # numba compiles a kernel once per argument type: string and large_string offsets, and
+    # Arrow's read-only buffers beside numpy's writable ones, all reach the same compile
+    from kernels._registry import CPU, compiled
+    from kernels.resident_id import validate_rows
+
+    for values in (pa.array(CASES), pa.array(CASES, pa.large_string()),
+                   pa.array([None, *CASES]), pd.Series(CASES, dtype="object"),
+                   pa.array([], pa.string())):
+        validate_resident_id(values)
+    assert len(compiled(validate_rows, CPU).signatures) == 1
