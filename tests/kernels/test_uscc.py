@@ -50,7 +50,7 @@ def test_valid_codes_pass_stdnum_and_round_trip(value: str) -> None:
 @given(
     valid_codes,
     st.integers(0, 17),
-    st.sampled_from("0A IOZa身１ａＡ\u3000\u00a0") | st.characters(),
+    st.sampled_from("0A IOZa身１ａＡ\u3000\u00a0") | st.characters(codec="utf-8"),
     st.data(),
 )
 def test_corrupted_codes_get_the_reference_code(value: str, at: int, char: str, data) -> None:
