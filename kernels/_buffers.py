@@ -1,8 +1,7 @@
 """The raw buffers of string columns, on the host (Arrow) and on the device (cuDF).
 
-Kernels read strings as Arrow lays them out: ``offsets`` (n + 1 int32 or int64; int64 on
-the host), ``chars`` (UTF-8 bytes) and an LSB-first validity bitmap. Nothing here copies
-string data.
+Kernels read strings as Arrow lays them out: ``offsets`` (n + 1 int32 or int64), ``chars``
+(UTF-8 bytes) and an LSB-first validity bitmap. Nothing here copies string data.
 """
 
 from __future__ import annotations
@@ -46,13 +45,12 @@ def arrow_buffers(array: pa.Array) -> StringBuffers:
     validity, offsets, data = array.buffers()
     n = len(array)
     offset_type = np.int64 if array.type == pa.large_string() else np.int32
-    # An empty array may have no offsets buffer at all. Offsets are widened to int64: numba
-    # compiles a kernel once per argument type, and one type halves the compiles.
+    # An empty array may have no offsets buffer at all.
     offsets = (
         np.frombuffer(offsets, dtype=offset_type)[array.offset : array.offset + n + 1]
         if offsets is not None and n
         else np.zeros(1, dtype=offset_type)
-    ).astype(np.int64, copy=False)
+    )
     chars = np.frombuffer(data, dtype=np.uint8) if data is not None else _NO_MASK
     mask = np.frombuffer(validity, dtype=np.uint8) if array.null_count else _NO_MASK
     return StringBuffers(offsets, chars, mask, array.offset)
