@@ -242,13 +242,32 @@ class Planner:
                  ) -> Relation:
         """A FROM or JOIN item: a base table, a CTE or a derived table, labelled by alias."""
         if isinstance(node, exp.Subquery):
-            return _qualified(self.query(node.this), node.args.get("alias"), node.alias_or_name)
+            return self._used_only(_qualified(self.query(node.this), node.args.get("alias"),
+                                              node.alias_or_name), select, node.alias_or_name)
         if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
             raise unsupported(node, f"{node.key.upper()} as a table")
         cte = self.ctes[-1].get(node.name) if not node.args.get("db") else None
         if cte is not None:
-            return _qualified(cte, node.args.get("alias"), node.alias_or_name)
+            return self._used_only(_qualified(cte, node.args.get("alias"), node.alias_or_name),
+                                   select, node.alias_or_name)
         return self.scan(node, select, conjuncts)
+
+    def _used_only(self, relation: Relation, select: exp.Select, alias: str) -> Relation:
+        """A query's ``relation`` (labelled ``alias.column``) with only the columns
+        ``select`` uses, as a scan reads only those: sqlglot keeps a CTE's columns that only
+        its own WHERE reads (TPC-H Q13's ``o_comment``), and each join after would carry
+        them."""
+        used = {f"{alias}.{c.name}" for c in _columns_in_scope(select) if c.table == alias}
+        keep = [label for label in relation.frame.columns if label in used]
+        if len(keep) == len(relation.frame.columns):
+            return relation
+        keep = keep or list(relation.frame.columns[:1])
+        dropped = [label.split(".", 1)[1] for label in relation.frame.columns
+                   if label not in keep]
+        self.steps.append(f"{alias}: columns {dropped} dropped, read nowhere here")
+        return replace(relation, frame=relation.frame[keep],
+                       elements={k: v for k, v in relation.elements.items() if k in keep},
+                       distinct={k: v for k, v in relation.distinct.items() if k in keep})
 
     def scan(self, node: exp.Table, select: exp.Select, conjuncts: Sequence[exp.Expr]
              ) -> Relation:

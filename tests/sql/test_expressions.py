@@ -247,3 +247,11 @@ def test_an_expression_is_tokenized_by_its_text_and_columns(monkeypatch):
     assert token != tokenizing.tokenize(compile_expression(parse_one("t.a - t.b"), columns))
     assert token != tokenizing.tokenize(
         compile_expression(parse_one("t.a + t.b"), {"t.a": "y", "t.b": "x"}))
+
+
+def test_a_query_in_from_passes_on_only_the_columns_read_after_it(small):
+    # sqlglot makes the ON term over visits a CTE that keeps `day`, read only by its own
+    # WHERE: the join takes person and cost alone
+    planned = check(small, "SELECT p.id, COUNT(v.cost) AS n FROM people p LEFT JOIN visits v "
+                           "ON v.person = p.id AND v.day > DATE '2024-01-02' GROUP BY p.id")
+    assert "v: columns ['day'] dropped, read nowhere here" in planned.steps, planned.explain()
