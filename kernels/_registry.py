@@ -97,8 +97,9 @@ def run(
 
 def _read_only(value: Any) -> Any:
     """An input array as a read-only view: numba compiles a kernel once per argument type,
-    and whether an array is writable is part of its type (Arrow's buffers are not, numpy's
-    new arrays are), so every input is made read-only, and one compile serves both."""
+    and whether an array is writable is part of its type (a column received from another
+    worker lies over read-only bytes, a new numpy array is writable), so every input is
+    made read-only, and one compile serves both."""
     if isinstance(value, np.ndarray) and value.flags.writeable:
         value = value.view()
         value.flags.writeable = False
