@@ -15,7 +15,7 @@ names between queries.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -257,11 +257,9 @@ class Planner:
         ``select`` uses, as a scan reads only those: sqlglot keeps a CTE's columns that only
         its own WHERE reads (TPC-H Q13's ``o_comment``), and each join after would carry
         them."""
-        used = {f"{alias}.{c.name}" for c in _columns_in_scope(select) if c.table == alias}
-        keep = [label for label in relation.frame.columns if label in used]
+        keep = _used_columns(select, alias, list(relation.frame.columns), f"{alias}.")
         if len(keep) == len(relation.frame.columns):
             return relation
-        keep = keep or list(relation.frame.columns[:1])
         dropped = [label.split(".", 1)[1] for label in relation.frame.columns
                    if label not in keep]
         self.steps.append(f"{alias}: columns {dropped} dropped, read nowhere here")
@@ -274,8 +272,7 @@ class Planner:
         """Read the columns ``select`` uses of table ``node``, pushing simple predicates."""
         alias, table = node.alias_or_name, node.name
         schema = self.source.schema(table)
-        used = {c.name for c in _columns_in_scope(select) if c.table == alias}
-        columns = [n for n in schema.names if n in used] or schema.names[:1]
+        columns = _used_columns(select, alias, schema.names)
         filters = [f for c in conjuncts if (f := _scan_filter(c, alias, schema)) is not None]
         frame = self.source.scan(table, columns, filters or None)
         frame = frame.rename(columns={c: f"{alias}.{c}" for c in columns})
@@ -1088,9 +1085,13 @@ def _replacing(replacements: dict[exp.Expr, str]) -> Callable[[exp.Expr], exp.Ex
     return rewrite
 
 
-def _columns_in_scope(select: exp.Select) -> Iterable[exp.Column]:
-    """The columns of ``select`` itself, not of its subqueries' own scopes."""
-    return find_all_in_scope(select, exp.Column)
+def _used_columns(select: exp.Select, alias: str, names: Sequence[str], prefix: str = ""
+                  ) -> list[str]:
+    """Of ``names`` (``prefix`` + a column of ``alias``), those ``select`` itself reads (not
+    its subqueries' own scopes), in their order; the first when it reads none (a COUNT(*)
+    still needs the rows)."""
+    used = {prefix + c.name for c in find_all_in_scope(select, exp.Column) if c.table == alias}
+    return [name for name in names if name in used] or list(names[:1])
 
 
 def _scan_filter(condition: exp.Expr, alias: str, schema: Any) -> Filter | None:
