@@ -26,7 +26,7 @@ from compute.tables.catalog import TableEntry, read_footer
 from compute.tables.delta import DataFile, Version
 from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE, engine_dtypes
 from compute.tables.elements import ELEMENTS
-from compute.tables.parquet_engine import DecimalParquetEngine
+from compute.tables.parquet_engine import PolarsParquetEngine
 
 Filter = tuple[str, str, Any]
 Filters = Sequence[Filter] | Sequence[Sequence[Filter]]
@@ -88,8 +88,8 @@ def read_version(
         columns=read,
         filters=None if gpu else groups,
         index=False,
-        # on the GPU Dask picks cuDF's engine; on CPUs decimals are decoded by polars
-        **({} if gpu else {"engine": DecimalParquetEngine}),
+        # on the GPU Dask picks cuDF's engine; on CPUs polars decodes most columns
+        **({} if gpu else {"engine": PolarsParquetEngine}),
         **_grouping(entry.name, files, count, gpu),
     )
     if type(frame.expr) is ReadParquetFSSpec:  # Dask's fsspec read (not dask-cudf's)

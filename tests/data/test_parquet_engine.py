@@ -1,5 +1,6 @@
-"""The CPU Parquet engine decodes decimal columns with polars: the same frames as Dask's
-pyarrow engine (the oracle), whole files or not, filtered or not."""
+"""The CPU Parquet engine decodes numbers, dates, decimals and strings with polars: the same
+frames as Dask's pyarrow engine (the oracle), whole files or not, filtered or not, beside
+columns that pyarrow reads."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dask.dataframe.io.parquet.arrow import ArrowDatasetEngine
+from fsspec.implementations.local import LocalFileSystem
 
 from compute.tables import parquet_engine
-from compute.tables.parquet_engine import DecimalParquetEngine
+from compute.tables.parquet_engine import PolarsParquetEngine
 
 ROWS = 1000
 
@@ -34,7 +37,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
             "rate": pa.array([decimal.Decimal(i % 11) / 1000 for i in ids],
                              pa.decimal128(5, 3)),
             "day": pa.array([dt.date(2024, 1, 1) + dt.timedelta(days=i % 60) for i in ids]),
-            "name": pa.array([f"n{i % 13}" for i in ids]),
+            "name": pa.array([None if i % 5 == 0 else f"n{i % 13}" for i in ids]),
+            "long_name": pa.array([f"name {i}" for i in ids], pa.large_string()),
+            "flag": pa.array([i % 3 == 0 for i in ids]),
+            "small": pa.array([i % 100 for i in ids], pa.int8()),
+            # read by pyarrow: a zoned timestamp and a dictionary column
+            "at": pa.array([dt.datetime(2024, 1, 1, 8) + dt.timedelta(hours=i) for i in ids],
+                           pa.timestamp("us", tz="Asia/Shanghai")),
+            "kind": pa.array([f"k{i % 4}" for i in ids]).dictionary_encode(),
         })
         path = root / f"part-{number}.parquet"
         pq.write_table(table, path, row_group_size=400)  # three row groups a file
@@ -71,21 +81,38 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_same_frames_as_the_pyarrow_engine(files, polars_reads, case):
     options = CASES[case]
-    columns = ["price", "id", "rate", "day", "name"]
+    columns = ["price", "id", "at", "rate", "day", "name", "kind", "long_name", "flag", "small"]
     with dask.config.set(scheduler="sync"):
         got = dd.read_parquet(files, columns=columns, index=False,
-                              engine=DecimalParquetEngine, **options).compute()
+                              engine=PolarsParquetEngine, **options).compute()
         want = dd.read_parquet(files, columns=columns, index=False, **options).compute()
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     assert 0 < len(got) <= 3 * ROWS
     if case == "row groups":  # a part of a file: pyarrow reads it, polars cannot
         assert polars_reads == []
     else:
-        assert polars_reads and all(read == ["price", "rate"] for read in polars_reads)
+        assert polars_reads and all(
+            read == ["price", "id", "rate", "day", "name", "long_name", "flag", "small"]
+            for read in polars_reads)
 
 
-def test_no_decimal_column_is_the_plain_read(files, polars_reads):
+def test_columns_polars_does_not_read_are_the_plain_read(files, polars_reads):
     with dask.config.set(scheduler="sync"):
-        got = dd.read_parquet(files, columns=["id", "name"], index=False,
-                              engine=DecimalParquetEngine).compute()
+        got = dd.read_parquet(files, columns=["at", "kind"], index=False,
+                              engine=PolarsParquetEngine).compute()
+        want = dd.read_parquet(files, columns=["at", "kind"], index=False).compute()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     assert len(got) == 3 * ROWS and polars_reads == []
+
+
+def test_a_file_reads_into_the_table_pyarrow_gives(files, polars_reads):
+    """Types included (polars gives strings as large_string): what follows the read, Dask's
+    filters and conversion to pandas, sees what it would with pyarrow."""
+    columns = ["price", "id", "at", "rate", "day", "name", "kind", "long_name", "flag", "small"]
+    schema = pq.read_schema(files[0])
+    arguments = (files[0], LocalFileSystem(), [None], columns, schema, None, [], [])
+    got = PolarsParquetEngine._read_table(*arguments)
+    want = ArrowDatasetEngine._read_table(*arguments)
+    assert polars_reads
+    assert got.schema == want.schema
+    assert got.equals(want)
