@@ -85,12 +85,17 @@ def hash_side(side: pd.DataFrame, keys: list[str]) -> HashedSide:
     if nulls.any():
         side = side[~nulls]
     packing = _packing(side, keys)
-    codes, distinct = _key_index(side, keys, packing).factorize()
+    index = _key_index(side, keys, packing)
+    # Keys are mostly unique (a dimension's primary key): then the Index itself is the
+    # lookup, hashed once by the uniqueness check, and side row i holds key i.
+    if built_lookup(index).is_unique:
+        return HashedSide(side.reset_index(drop=True), index, np.arange(len(side)),
+                          np.ones(len(side), dtype=np.int64), packing)
+    codes, distinct = index.factorize()
     counts = np.bincount(np.asarray(codes), minlength=len(distinct))
     built_lookup(distinct)
-    # factorize numbers keys by first appearance: each key once, the rows are in key order
-    rows = side if len(distinct) == len(side) else side.take(
-        np.argsort(np.asarray(codes), kind="stable"))
+    # factorize numbers keys by first appearance: the rows sorted by code are in key order
+    rows = side.take(np.argsort(np.asarray(codes), kind="stable"))
     return HashedSide(rows.reset_index(drop=True), distinct, np.cumsum(counts) - counts,
                       counts, packing)
 

@@ -126,15 +126,21 @@ def test_broadcast_join_of_partitioned_frames_equals_pandas_merge(part, side):
     assert_same_rows(got, parts.compute().merge(sides.compute(), left_on="k", right_on="sk"))
 
 
-@pytest.mark.parametrize("how", ["inner", "preserve"])
-@pytest.mark.parametrize("side_first", [False, True])
-def test_a_side_holding_each_key_once_joins_as_pandas_merge(part, side, how, side_first):
-    side = side.dropna(subset=["sname"]).drop_duplicates(subset=["sname"])
-    got = probe(part, side, ["name"], ["sname"], how, side_first)
-    assert_same_rows(got, merged(part, side, ["name"], ["sname"], how, side_first))
+@pytest.mark.parametrize(("how", "side_first"), [
+    ("inner", False), ("inner", True), ("preserve", False), ("preserve", True),
+    ("semi", False), ("anti", False)])  # semi and anti give the probing side's columns only
+@pytest.mark.parametrize("keys", [(["name"], ["sname"]), (["k", "k2"], ["sk", "sk2"]),
+                                  (["name", "k2"], ["sname", "sk2"])])
+def test_a_side_holding_each_key_once_joins_as_pandas_merge(part, side, how, side_first, keys):
+    part_keys, side_keys = keys
+    # each key once, and an index with gaps, as a filtered partition has
+    side = side.dropna(subset=side_keys).drop_duplicates(subset=side_keys).iloc[::-1]
+    assert not side.index.equals(pd.RangeIndex(len(side)))
+    got = probe(part, side, part_keys, side_keys, how, side_first)
+    assert_same_rows(got, merged(part, side, part_keys, side_keys, how, side_first))
 
 
-@pytest.mark.parametrize("keys", [["sk"], ["sname", "sk2"], ["sk2", "y"]])
+@pytest.mark.parametrize("keys", [["sk"], ["sname", "sk2"], ["sk2", "y"], ["sname", "y"]])
 def test_the_sides_hash_table_is_built_before_threads_share_it(side, keys):
     # pandas stores an Index's table before filling it, with the GIL released: a second
     # thread looking up meanwhile would miss keys. So it is filled while the side is hashed.
