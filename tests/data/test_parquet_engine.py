@@ -116,3 +116,35 @@ def test_a_file_reads_into_the_table_pyarrow_gives(files, polars_reads):
     assert polars_reads
     assert got.schema == want.schema
     assert got.equals(want)
+
+
+def test_a_partition_of_several_files_is_converted_to_pandas_once(files, monkeypatch):
+    conversions = []
+    convert = PolarsParquetEngine._arrow_table_to_pandas
+
+    def counted(table, *args, **kwargs):
+        conversions.append(table.num_rows)
+        return convert(table, *args, **kwargs)
+
+    monkeypatch.setattr(PolarsParquetEngine, "_arrow_table_to_pandas", counted)
+    with dask.config.set(scheduler="sync"):
+        frame = dd.read_parquet(files, columns=["id", "price"], index=False,
+                                engine=PolarsParquetEngine, **CASES["files grouped"])
+        assert frame.npartitions == 1
+        got = frame.compute()
+    assert [rows for rows in conversions if rows] == [3 * ROWS]  # 0 rows: the meta
+    assert got["id"].tolist() == list(range(3 * ROWS))
+
+
+def test_files_storing_a_string_column_differently_read_into_one_partition(tmp_path):
+    paths = []
+    for number, kind in enumerate([pa.string(), pa.large_string(), pa.string()]):
+        path = tmp_path / f"part-{number}.parquet"
+        pq.write_table(pa.table({"id": [number, number], "name": pa.array(
+            [f"n{number}", None], kind)}), path)
+        paths.append(str(path))
+    with dask.config.set(scheduler="sync"):
+        got = dd.read_parquet(paths, index=False, engine=PolarsParquetEngine,
+                              **CASES["files grouped"]).compute()
+        want = dd.read_parquet(paths, index=False).compute()  # a partition a file
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
