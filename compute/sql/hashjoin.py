@@ -131,15 +131,16 @@ def probe(part: Any, side: Any, part_keys: list[str], side_keys: list[str],
         rows = np.flatnonzero(matched) if how == "inner" else np.arange(len(part))
         return _joined(part, rows, side, found[rows], how, side_first)
     # Each probing row repeats once per side row of its key (once, unmatched, to preserve).
-    counts = np.full(len(part), 0 if how == "inner" else 1, dtype=np.int64)
-    counts[matched] = side.counts[found[matched]]
-    firsts = np.full(len(part), -1, dtype=np.int64)
-    firsts[matched] = side.starts[found[matched]]
+    # An inner join works on the matched rows only: often a small part of the partition.
+    rows = np.flatnonzero(matched) if how == "inner" else np.arange(len(part))
+    found = found[rows]
+    hit = found >= 0
+    counts = np.where(hit, side.counts[found], 1)
     ends = np.cumsum(counts)
     within = np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
-    side_rows = np.where(np.repeat(matched, counts), np.repeat(firsts, counts) + within, -1)
-    return _joined(part, np.repeat(np.arange(len(part)), counts), side, side_rows, how,
-                   side_first)
+    side_rows = np.repeat(np.where(hit, side.starts[found], -1), counts)
+    side_rows = np.where(side_rows >= 0, side_rows + within, -1)
+    return _joined(part, np.repeat(rows, counts), side, side_rows, how, side_first)
 
 
 def _joined(part: pd.DataFrame, rows: np.ndarray, side: HashedSide, side_rows: np.ndarray,
