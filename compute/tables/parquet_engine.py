@@ -38,7 +38,10 @@ class PolarsParquetEngine(ArrowDatasetEngine):
     @classmethod
     def _read_table(cls, path_or_frag, fs, row_groups, columns, schema, filters, partitions,
                     partition_keys, **kwargs) -> pa.Table:
-        by_polars = _polars_columns_of(columns, schema)
+        wanted = [c for c in columns if c is not None]
+        # a filter may read columns the partition does not keep
+        read = wanted + [c for c in _filtered_columns(filters) if c not in wanted]
+        by_polars = _polars_columns_of(read, schema)
         # polars reads whole local files: a subset of the row groups, a fragment or another
         # file system goes the plain way, as do hive partitions (the catalog writes none).
         if (not by_polars or isinstance(path_or_frag, pa_ds.Fragment) or partitions
@@ -47,13 +50,23 @@ class PolarsParquetEngine(ArrowDatasetEngine):
             return _as_dataset(super()._read_table(
                 path_or_frag, fs, row_groups, columns, schema, filters, partitions,
                 partition_keys, **kwargs), schema)
-        others = [c for c in columns if c not in by_polars]
+        others = [c for c in read if c not in by_polars]
         table = super()._read_table(path_or_frag, fs, row_groups, others, schema, None,
                                     partitions, partition_keys, **kwargs) if others else None
         decoded = _polars_columns(str(path_or_frag), by_polars)
         table = _as_dataset(pa.table({name: table[name] if name in others else decoded[name]
-                                      for name in columns if name is not None}), schema)
-        return table.filter(_filters_to_expression(filters)) if filters else table
+                                      for name in read}), schema)
+        if not filters:
+            return table
+        return table.filter(_filters_to_expression(filters)).select(wanted)
+
+
+def _filtered_columns(filters: list[Any] | None) -> list[str]:
+    """The columns DNF ``filters`` (a list of terms, or of lists of them) compare."""
+    if not filters:
+        return []
+    groups = [filters] if isinstance(filters[0], tuple) else filters
+    return list(dict.fromkeys(column for group in groups for column, _, _ in group))
 
 
 def _as_dataset(table: pa.Table, schema: pa.Schema | None) -> pa.Table:
@@ -96,5 +109,9 @@ def _whole_file(path: str, row_groups: list[int | None] | None) -> bool:
 def _polars_columns(path: str, columns: list[str]) -> pa.Table:
     import polars as pl  # imported in the worker that reads, not by every process
 
-    return pl.read_parquet(path, columns=columns, parallel="none",
-                           hive_partitioning=False).to_arrow()
+    try:
+        return pl.read_parquet(path, columns=columns, parallel="none",
+                               hive_partitioning=False).to_arrow()
+    except pl.exceptions.PolarsError as exc:
+        # an OSError, as pyarrow reports an unreadable file: the job's error names the file
+        raise OSError(f"{path}: {exc}") from exc

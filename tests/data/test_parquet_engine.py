@@ -148,3 +148,28 @@ def test_files_storing_a_string_column_differently_read_into_one_partition(tmp_p
                               **CASES["files grouped"]).compute()
         want = dd.read_parquet(paths, index=False).compute()  # a partition a file
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("filters", [
+    [("day", "<", dt.date(2024, 1, 15))],  # a list of terms
+    [[("day", "<", dt.date(2024, 1, 15))], [("name", "==", "n3"), ("small", ">", 50)]],
+])
+def test_a_filter_on_columns_not_read_filters_the_rows(files, polars_reads, filters):
+    with dask.config.set(scheduler="sync"):
+        got = dd.read_parquet(files, columns=["id", "price"], filters=filters, index=False,
+                              engine=PolarsParquetEngine).compute()
+        want = dd.read_parquet(files, columns=["id", "price"], filters=filters,
+                               index=False).compute()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    assert list(got.columns) == ["id", "price"] and 0 < len(got) < 3 * ROWS
+    assert polars_reads
+
+
+def test_a_corrupt_file_raises_an_os_error_naming_it(files, tmp_path):
+    broken = tmp_path / "broken.parquet"
+    data = bytearray(Path(files[0]).read_bytes())
+    data[200:4000] = bytes(3800)  # the column chunks, not the footer: polars reads them
+    broken.write_bytes(bytes(data))
+    with dask.config.set(scheduler="sync"), pytest.raises(OSError, match=str(broken)):
+        dd.read_parquet([str(broken)], columns=["price", "name"], index=False,
+                        engine=PolarsParquetEngine).compute()
