@@ -60,13 +60,15 @@ ROW_ID = "_row"
 
 @dataclass
 class Relation:
-    """A lazy frame, what its labels hold (data elements), an upper bound of its rows and
-    estimates of its columns' distinct values (from the tables' statistics)."""
+    """A lazy frame, what its labels hold (data elements), an upper bound of its rows,
+    estimates of its columns' distinct values (from the tables' statistics) and the
+    conditions its rows are known to meet (the terms its scans applied to each row)."""
 
     frame: dd.DataFrame
     rows: int
     elements: dict[str, str] = field(default_factory=dict)
     distinct: dict[str, int] = field(default_factory=dict)
+    applied: frozenset[exp.Expr] = frozenset()
 
     def labels(self) -> dict[str, str]:
         return {label: label for label in self.frame.columns}
@@ -141,7 +143,7 @@ class Planner:
             joined.add(join.this.alias_or_name)
             relation, conjuncts = self._filter_early(relation, conjuncts, joined, joins[i + 1:])
         if conjuncts:
-            relation = self.filter(relation, exp.and_(*conjuncts))
+            relation = self._unapplied(relation, conjuncts, ", ".join(sorted(joined)))
         outputs = list(node.expressions)
         order = list((node.args.get("order") or exp.Order()).expressions)
         having = node.args.get("having")
@@ -181,8 +183,20 @@ class Planner:
                and not term.find(exp.Subquery, exp.Select, exp.Exists)]
         if not now:
             return relation, conjuncts
-        self.steps.append(f"filter by {len(now)} WHERE term(s) over {', '.join(sorted(joined))}")
-        return self.filter(relation, exp.and_(*now)), [t for t in conjuncts if t not in now]
+        return (self._unapplied(relation, now, ", ".join(sorted(joined))),
+                [t for t in conjuncts if t not in now])
+
+    def _unapplied(self, relation: Relation, terms: list[exp.Expr], where: str | None = None
+                   ) -> Relation:
+        """``relation`` filtered by those of ``terms`` its scans did not apply already (a
+        pushed filter is applied to each row as the file is read). ``where``: the tables of
+        WHERE terms, named in the plan's step."""
+        terms = [term for term in terms if term not in relation.applied]
+        if not terms:
+            return relation
+        if where is not None:
+            self.steps.append(f"filter by {len(terms)} WHERE term(s) over {where}")
+        return self.filter(relation, exp.and_(*terms))
 
     def _sizer(self, select: exp.Select, joins: Sequence[exp.Join],
                sized: dict[str, Relation]) -> Callable[[str], Relation]:
@@ -273,7 +287,8 @@ class Planner:
         alias, table = node.alias_or_name, node.name
         schema = self.source.schema(table)
         columns = _used_columns(select, alias, schema.names)
-        filters = [f for c in conjuncts if (f := _scan_filter(c, alias, schema)) is not None]
+        pushed = {c: f for c in conjuncts if (f := _scan_filter(c, alias, schema)) is not None}
+        filters = list(pushed.values())
         frame = self.source.scan(table, columns, filters or None)
         frame = frame.rename(columns={c: f"{alias}.{c}" for c in columns})
         elements = {f"{alias}.{c}": e for c in columns
@@ -285,7 +300,7 @@ class Planner:
         self.steps.append(
             f"scan {table} AS {alias}: columns {columns}, filters {filters or 'none'}, "
             f"{frame.npartitions} partitions")
-        return Relation(frame, rows, elements, distinct)
+        return Relation(frame, rows, elements, distinct, frozenset(pushed))
 
     # -- joins ------------------------------------------------------------------------------
 
@@ -318,11 +333,11 @@ class Planner:
             else:
                 residual.append(condition)
         if right_only and how in ("inner", "left"):
-            right = self.filter(right, exp.and_(*right_only))
+            right = self._unapplied(right, right_only)
         elif right_only:
             residual += right_only
         if left_only and how in ("inner", "right") and kind not in ("SEMI", "ANTI"):
-            left = self.filter(left, exp.and_(*left_only))
+            left = self._unapplied(left, left_only)
         elif left_only:
             residual += left_only
         if residual and how != "inner":
@@ -368,8 +383,11 @@ class Planner:
         if how == "inner" and equi:
             rows = min(rows, _joined_rows(left.rows, left.distinct, right.rows,
                                           right.distinct, equi))
+        # A side's conditions hold after the join unless the join NULL-extends its rows.
+        applied = {"inner": left.applied | right.applied, "left": left.applied,
+                   "right": right.applied, "outer": frozenset()}[how]
         relation = Relation(frame, rows, {**left.elements, **right.elements},
-                            {**left.distinct, **right.distinct})
+                            {**left.distinct, **right.distinct}, applied)
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}")
         return self.filter(relation, exp.and_(*residual)) if residual else relation
 

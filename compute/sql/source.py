@@ -26,5 +26,5 @@ class TableSource(Protocol):
         """Estimated distinct values of a column, for planning; None when unknown."""
 
     def scan(self, table: str, columns: list[str], filters: list[Filter] | None) -> dd.DataFrame:
-        """The table's ``columns`` (engine dtypes), rows failing ``filters`` (a conjunction of
-        pyarrow DNF terms) dropped or not: the engine applies the same predicates again."""
+        """The table's ``columns`` (engine dtypes), each row failing ``filters`` (a
+        conjunction of pyarrow DNF terms) dropped: the engine does not apply them again."""
