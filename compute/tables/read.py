@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -83,17 +86,25 @@ def read_version(
     check_files(entry.name, schema, files, read)
     count = partitions(len(files), memory_bytes(entry.name, files, read)) if partitions \
         else None
-    frame = dd.read_parquet(
-        [str(file.path) for file in files],
-        columns=read,
-        filters=None if gpu else groups,
-        index=False,
-        # on the GPU Dask picks cuDF's engine; on CPUs polars decodes most columns
-        **({} if gpu else {"engine": PolarsParquetEngine}),
-        **_grouping(entry.name, files, count, gpu),
-    )
-    if type(frame.expr) is ReadParquetFSSpec:  # Dask's fsspec read (not dask-cudf's)
-        frame = new_collection(_SizedRead(*frame.expr.operands))
+    paths = [str(file.path) for file in files]
+    grouping = _grouping(entry.name, files, count, gpu)
+    key = None if gpu else _read_key(paths, groups, grouping)
+    known = _known_read(key)
+    if known is not None:  # as Dask's own column projection plans a read of other columns
+        frame = new_collection(known.substitute_parameters({"columns": read}))
+    else:
+        frame = dd.read_parquet(
+            paths,
+            columns=read,
+            filters=None if gpu else groups,
+            index=False,
+            # on the GPU Dask picks cuDF's engine; on CPUs polars decodes most columns
+            **({} if gpu else {"engine": PolarsParquetEngine}),
+            **grouping,
+        )
+        if type(frame.expr) is ReadParquetFSSpec:  # Dask's fsspec read (not dask-cudf's)
+            frame = new_collection(_SizedRead(*frame.expr.operands))
+            _remember_read(key, frame.expr)
     frame = _loaded(entry, frame)
     if gpu and groups:
         frame = frame.map_partitions(_filter_rows, groups)[selected]
@@ -112,6 +123,37 @@ class _SizedRead(ReadParquetFSSpec):
     @property
     def _fusion_compression_factor(self) -> float:
         return 1
+
+
+# Reads already planned, by their files (each with its size and modification time), filters
+# and partitioning: Dask's read_parquet lists the files, opens a pyarrow dataset over them
+# and checksums them for every read (11 % of planning the 22 TPC-H queries), and a hub asks
+# of the same tables again and again. Planning may run in several threads (the service).
+_READS: OrderedDict[tuple[Any, ...], _SizedRead] = OrderedDict()
+_READS_KEPT = 128
+_READS_LOCK = threading.Lock()
+
+
+def _read_key(paths: list[str], groups: Any, grouping: dict[str, Any]) -> tuple[Any, ...]:
+    files = tuple((path, (stat := os.stat(path)).st_mtime_ns, stat.st_size) for path in paths)
+    return files, repr(groups), tuple(sorted(grouping.items()))
+
+
+def _known_read(key: tuple[Any, ...] | None) -> _SizedRead | None:
+    with _READS_LOCK:
+        known = _READS.get(key) if key is not None else None
+        if known is not None:
+            _READS.move_to_end(key)
+        return known
+
+
+def _remember_read(key: tuple[Any, ...] | None, read: _SizedRead) -> None:
+    if key is None:
+        return
+    with _READS_LOCK:
+        _READS[key] = read
+        while len(_READS) > _READS_KEPT:
+            _READS.popitem(last=False)
 
 
 def _loaded(entry: TableEntry, frame: dd.DataFrame) -> dd.DataFrame:

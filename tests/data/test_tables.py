@@ -15,6 +15,7 @@ import pytest
 from compute.cli import main
 from compute.exceptions import CatalogError, DataError, ParameterError
 from compute.tables import TABLES, Catalog, Snapshot, read_table
+from compute.tables.parquet_engine import PolarsParquetEngine
 from tests.data.conftest import read
 
 LOADED = {
@@ -167,3 +168,30 @@ def test_a_read_of_few_columns_keeps_its_partitions(data):
     probed = keys.map_partitions(lambda part, whole: part.assign(n=len(whole)), side)
     assert probed.optimize().npartitions == files
     assert len(probed.compute()) == catalog.table("residents").rows
+
+
+def test_a_read_of_files_read_before_is_planned_without_listing_them_again(copy, monkeypatch):
+    listed = []
+    collect = PolarsParquetEngine._collect_dataset_info.__func__
+
+    def counted(cls, paths, *args, **kwargs):
+        listed.append(list(paths))
+        return collect(cls, paths, *args, **kwargs)
+
+    monkeypatch.setattr(PolarsParquetEngine, "_collect_dataset_info", classmethod(counted))
+    since = [("birth_date", ">=", dt.date(1990, 1, 1))]
+    first = read_table(copy, "residents", columns=["resident_id", "birth_date"], filters=since)
+    second = read_table(copy, "residents", columns=["sex"], filters=since)
+    assert len(listed) == 1
+    expected = read(copy, "residents")
+    assert second.compute()["sex"].tolist() == \
+        expected.loc[expected["birth_date"] >= dt.date(1990, 1, 1), "sex"].tolist()
+    assert len(first.compute()) == len(second.compute())
+    # other filters, or a file rewritten since, are listed again
+    read_table(copy, "residents", columns=["sex"])
+    path = sorted((copy / "residents").glob("*.parquet"))[0]
+    table = pq.read_table(path)
+    _rewrite(path, table.slice(0, 10))
+    assert len(listed) == 2
+    read_table(copy, "residents", columns=["sex"])
+    assert len(listed) == 3
