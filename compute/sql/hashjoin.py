@@ -127,13 +127,13 @@ def probe(part: Any, side: Any, part_keys: list[str], side_keys: list[str],
     matched = found >= 0
     if how in ("semi", "anti"):
         return part[matched == (how == "semi")]
-    if len(side.keys) == len(side.rows):  # each key once: side row i holds key i
-        rows = np.flatnonzero(matched) if how == "inner" else np.arange(len(part))
-        return _joined(part, rows, side, found[rows], how, side_first)
-    # Each probing row repeats once per side row of its key (once, unmatched, to preserve).
     # An inner join works on the matched rows only: often a small part of the partition.
     rows = np.flatnonzero(matched) if how == "inner" else np.arange(len(part))
     found = found[rows]
+    if len(side.keys) == len(side.rows):  # each key once: side row i holds key i
+        return _joined(part, rows, side, found, how, side_first)
+    # Each probing row repeats once per side row of its key (once, unmatched, to preserve;
+    # its -1 picks the last key's count and start, which np.where then discards).
     hit = found >= 0
     counts = np.where(hit, side.counts[found], 1)
     ends = np.cumsum(counts)

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
+from dask.core import flatten
 from dask.dataframe.io.parquet.arrow import ArrowDatasetEngine, _filters_to_expression
 from fsspec.implementations.local import LocalFileSystem
 
@@ -62,11 +63,9 @@ class PolarsParquetEngine(ArrowDatasetEngine):
 
 
 def _filtered_columns(filters: list[Any] | None) -> list[str]:
-    """The columns DNF ``filters`` (a list of terms, or of lists of them) compare."""
-    if not filters:
-        return []
-    groups = [filters] if isinstance(filters[0], tuple) else filters
-    return list(dict.fromkeys(column for group in groups for column, _, _ in group))
+    """The columns DNF ``filters`` (a list of terms, or of lists of them) compare, found as
+    Dask's own engine finds them (``_need_filtering``)."""
+    return list(dict.fromkeys(term[0] for term in flatten(filters or [], container=list)))
 
 
 def _as_dataset(table: pa.Table, schema: pa.Schema | None) -> pa.Table:
@@ -93,11 +92,10 @@ def polars_reads(stored: pa.DataType) -> bool:
             or pa.types.is_string(stored) or pa.types.is_large_string(stored))
 
 
-def _polars_columns_of(columns: list[Any], schema: pa.Schema | None) -> list[str]:
+def _polars_columns_of(columns: list[str], schema: pa.Schema | None) -> list[str]:
     if schema is None:
         return []
-    return [c for c in columns if c is not None and c in schema.names
-            and polars_reads(schema.field(c).type)]
+    return [c for c in columns if c in schema.names and polars_reads(schema.field(c).type)]
 
 
 def _whole_file(path: str, row_groups: list[int | None] | None) -> bool:
