@@ -43,17 +43,22 @@ READ_FRACTION = 1 / 32
 BROADCAST_FRACTION = 1 / 8
 
 
-def read_partitions(files: int, memory_bytes: int, threads: int, limit: int | None = None) -> int:
-    """How many partitions to read ``files`` files of ``memory_bytes`` bytes in memory into.
+def read_partitions(row_groups: int, memory_bytes: int, threads: int,
+                    limit: int | None = None) -> int:
+    """How many partitions to read ``row_groups`` Parquet row groups of ``memory_bytes`` bytes
+    in memory into.
 
     One per thread at least, so no worker idles; more only when partitions would exceed
-    ``limit`` (default :func:`partition_limit`); never more than files (a partition is one
-    file or more). Fewer, larger partitions mean fewer tasks, and per-task overhead dominates
-    small tables.
+    ``limit`` (default :func:`partition_limit`), and then a multiple of the threads, so that
+    each thread reads as many (three on two threads leave one idle half the time); never
+    more than row groups (a partition is one row group or more, of one file or of
+    neighbouring files). Fewer, larger partitions mean fewer tasks, and per-task overhead
+    dominates small tables.
     """
     limit = partition_limit() if limit is None else limit
-    wanted = max(threads, math.ceil(memory_bytes / max(limit, 1)))
-    return max(1, min(files, wanted))
+    threads = max(threads, 1)
+    wanted = threads * math.ceil(memory_bytes / max(limit, 1) / threads)
+    return max(1, min(row_groups, max(threads, wanted)))
 
 
 def worker_memory() -> int | None:

@@ -98,9 +98,9 @@ class Session:
     ) -> dd.DataFrame:
         """Table ``name`` as a lazy Dask DataFrame, columns and filters pushed into the read.
 
-        The latest version, or the one current at ``as_of``. Neighbouring files are read
-        into one partition when the table has more files than the cluster needs (see
-        :func:`compute.planner.read_partitions`).
+        The latest version, or the one current at ``as_of``. Neighbouring row groups (of
+        one file or of several) are read into one partition when the table has more than
+        the cluster needs (see :func:`compute.planner.read_partitions`).
         """
         return self.snapshot(as_of).table(name, columns=columns, filters=filters)
 
@@ -130,8 +130,8 @@ class Session:
         """Rows of the latest version of table ``name``, from the catalog."""
         return self.catalog.table(name).rows
 
-    def _read_partitions(self, files: int, memory_bytes: int) -> int:
-        return read_partitions(files, memory_bytes, self.threads)
+    def _read_partitions(self, row_groups: int, memory_bytes: int) -> int:
+        return read_partitions(row_groups, memory_bytes, self.threads)
 
     def run(self, job: Job, show_progress: bool = True) -> JobResult:
         """Compute a job's outputs on the cluster and return them as pandas DataFrames.

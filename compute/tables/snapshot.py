@@ -43,7 +43,8 @@ class Snapshot:
         self.inputs = dict(inputs or {})
         for element_name in self.inputs:
             element(element_name)
-        # partitions(files, bytes in memory) -> int: how many read partitions (the planner's).
+        # partitions(row groups, bytes in memory) -> int: how many read partitions (the
+        # planner's).
         self._partitions = partitions
         self._entries: dict[str, TableEntry] = {}
         self._versions: dict[str, Version] = {}

@@ -1,6 +1,6 @@
 """The CPU Parquet engine decodes numbers, dates, decimals and strings with polars: the same
-frames as Dask's pyarrow engine (the oracle), whole files or not, filtered or not, beside
-columns that pyarrow reads."""
+frames as Dask's pyarrow engine (the oracle), whole files or runs of their row groups,
+filtered or not, beside columns that pyarrow reads."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ def polars_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     reads: list[list[str]] = []
     decode = parquet_engine._polars_columns
 
-    def spy(path: str, columns: list[str]) -> pa.Table:
+    def spy(path: str, columns: list[str], rows: slice) -> pa.Table:
         reads.append(columns)
-        return decode(path, columns)
+        return decode(path, columns, rows)
 
     monkeypatch.setattr(parquet_engine, "_polars_columns", spy)
     return reads
@@ -75,6 +75,9 @@ CASES = {
     "filtered": {"filters": [[("price", ">", decimal.Decimal("1.5")),
                               ("day", "<", dt.date(2024, 2, 1))], [("name", "==", "n3")]]},
     "row groups": {"split_row_groups": True},
+    # two row groups a partition: runs within a file, and across two files
+    "runs of row groups": {"split_row_groups": "adaptive", "aggregate_files": True,
+                           "blocksize": 40_000},
 }
 
 
@@ -88,12 +91,9 @@ def test_same_frames_as_the_pyarrow_engine(files, polars_reads, case):
         want = dd.read_parquet(files, columns=columns, index=False, **options).compute()
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     assert 0 < len(got) <= 3 * ROWS
-    if case == "row groups":  # a part of a file: pyarrow reads it, polars cannot
-        assert polars_reads == []
-    else:
-        assert polars_reads and all(
-            read == ["price", "id", "rate", "day", "name", "long_name", "flag", "small"]
-            for read in polars_reads)
+    assert polars_reads and all(
+        read == ["price", "id", "rate", "day", "name", "long_name", "flag", "small"]
+        for read in polars_reads)
 
 
 def test_columns_polars_does_not_read_are_the_plain_read(files, polars_reads):
@@ -105,15 +105,17 @@ def test_columns_polars_does_not_read_are_the_plain_read(files, polars_reads):
     assert len(got) == 3 * ROWS and polars_reads == []
 
 
-def test_a_file_reads_into_the_table_pyarrow_gives(files, polars_reads):
+@pytest.mark.parametrize("row_groups", [[None], [0, 1, 2], [1], [1, 2], [0, 2]])
+def test_a_file_reads_into_the_table_pyarrow_gives(files, polars_reads, row_groups):
     """Types included (polars gives strings as large_string): what follows the read, Dask's
-    filters and conversion to pandas, sees what it would with pyarrow."""
+    filters and conversion to pandas, sees what it would with pyarrow. Row groups that are
+    not neighbours pyarrow reads."""
     columns = ["price", "id", "at", "rate", "day", "name", "kind", "long_name", "flag", "small"]
     schema = pq.read_schema(files[0])
-    arguments = (files[0], LocalFileSystem(), [None], columns, schema, None, [], [])
+    arguments = (files[0], LocalFileSystem(), row_groups, columns, schema, None, [], [])
     got = PolarsParquetEngine._read_table(*arguments)
     want = ArrowDatasetEngine._read_table(*arguments)
-    assert polars_reads
+    assert bool(polars_reads) == (row_groups != [0, 2])
     assert got.schema == want.schema
     assert got.equals(want)
 

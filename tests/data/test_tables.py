@@ -142,6 +142,30 @@ def test_read_partitions_group_files_with_the_same_rows(data):
                                       whole.reset_index(drop=True))
 
 
+def test_files_of_several_row_groups_read_into_even_partitions_of_them(tmp_path):
+    # three files of four row groups of 100 rows: up to twelve partitions, across files
+    source = tmp_path / "source"
+    source.mkdir()
+    for number in range(3):
+        ids = np.arange(number * 400, (number + 1) * 400)
+        pq.write_table(pa.table({"id": ids, "price": ids * 0.5,
+                                 "name": [f"n{i % 7}" for i in ids]}),
+                       source / f"part-{number}.parquet", row_group_size=100)
+    catalog = Catalog.create(tmp_path / "catalog")
+    catalog.add("items", source, owner="test", sharing="unconditional")
+    whole = Snapshot(catalog).table("items").compute().reset_index(drop=True)
+    assert whole["id"].tolist() == list(range(1200))
+    for partitions in (1, 2, 3, 4, 5, 8, 12, 20):
+        frame = Snapshot(catalog, partitions=lambda *_, n=partitions: n).table("items")
+        sizes = frame.map_partitions(len).compute().tolist()
+        # as many as asked where the row groups divide evenly, never more; the largest
+        # partition as small as whole row groups allow (five: four of three row groups)
+        assert frame.npartitions == len(sizes) <= partitions
+        assert frame.npartitions == partitions or 12 % partitions
+        assert max(sizes) == 100 * -(-12 // partitions), sizes
+        pd.testing.assert_frame_equal(frame.compute().reset_index(drop=True), whole)
+
+
 def test_the_gpu_read_path_filters_rows_after_the_read_alike(data, monkeypatch):
     """On cuDF the filters are applied after the read (dask-cudf would compare dates wrongly,
     docs/gpu.md); the same path run on pandas gives exactly the rows pyarrow's filters give."""

@@ -38,12 +38,14 @@ def test_a_broadcast_side_is_one_partition_and_groups_reduce_to_one():
     assert split_out(choose("s", 1000, limit=100)) is True
 
 
-def test_read_partitions_one_per_thread_more_for_big_tables_never_more_than_files():
+def test_read_partitions_one_per_thread_more_for_big_tables_never_more_than_row_groups():
     with dask.config.set({"govgrid.read.partition-size": "100 B"}):
-        assert read_partitions(files=8, memory_bytes=50, threads=2) == 2
-        assert read_partitions(files=8, memory_bytes=450, threads=2) == 5
-        assert read_partitions(files=3, memory_bytes=10_000, threads=2) == 3
-        assert read_partitions(files=1, memory_bytes=10, threads=4) == 1
+        assert read_partitions(row_groups=8, memory_bytes=50, threads=2) == 2
+        # five partitions' worth: six, so that each of the two threads reads three
+        assert read_partitions(row_groups=8, memory_bytes=450, threads=2) == 6
+        assert read_partitions(row_groups=5, memory_bytes=450, threads=2) == 5
+        assert read_partitions(row_groups=3, memory_bytes=10_000, threads=2) == 3
+        assert read_partitions(row_groups=1, memory_bytes=10, threads=4) == 1
 
 
 def test_limits_are_bounded_by_the_workers_memory(monkeypatch):
@@ -55,7 +57,7 @@ def test_limits_are_bounded_by_the_workers_memory(monkeypatch):
         assert (partition_limit(), broadcast_limit()) == (32 * 2**20, 128 * 2**20)
         # A side that fits the configured limit but not an eighth of a 1 GiB worker shuffles.
         assert choose("registry", 200 * 2**20).strategy == "shuffle"
-        assert read_partitions(files=100, memory_bytes=2**30, threads=2) == 32
+        assert read_partitions(row_groups=100, memory_bytes=2**30, threads=2) == 32
 
 
 def test_worker_memory_is_read_from_the_cluster(local_cluster):
