@@ -56,9 +56,8 @@ def prepare(root: str | os.PathLike[str], scale_factor: float, files: int | None
     """TPC-H at ``scale_factor`` under ``root``, registered in a catalog there; returns it.
 
     Strings are rewritten from ``string_view`` to ``string``; a table gets ``files`` files
-    (default: one per million rows, at least two for tables over a thousand rows), with row
-    groups of the rows tpchgen-cli put in one (about 7 MiB uncompressed). An existing catalog
-    holding every table is reused.
+    (default: one per million rows, at least two for tables over a thousand rows). An existing
+    catalog holding every table is reused.
     """
     from compute.tables import Catalog
 
@@ -74,10 +73,7 @@ def prepare(root: str | os.PathLike[str], scale_factor: float, files: int | None
                    check=True, capture_output=True)
     catalog = Catalog.create(root)
     for name in TABLES:
-        generated = pq.ParquetFile(raw / f"{name}.parquet")
-        group_rows = max(1, generated.metadata.row_group(0).num_rows) \
-            if generated.metadata.num_row_groups else None
-        table = generated.read()
+        table = pq.read_table(raw / f"{name}.parquet")
         table = table.cast(pa.schema([
             pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type)
             for f in table.schema]))
@@ -87,8 +83,7 @@ def prepare(root: str | os.PathLike[str], scale_factor: float, files: int | None
         directory.mkdir()
         step = max(1, -(-table.num_rows // parts))
         for i in range(parts):
-            pq.write_table(table.slice(i * step, step), directory / f"part-{i}.parquet",
-                           row_group_size=group_rows)
+            pq.write_table(table.slice(i * step, step), directory / f"part-{i}.parquet")
         catalog.add(name, directory, owner="tpc", sharing="unconditional")
     shutil.rmtree(raw)
     return catalog

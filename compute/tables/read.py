@@ -237,9 +237,9 @@ def _grouping(
     Dask packs neighbouring row groups, across files, into partitions of up to ``blocksize``
     bytes (uncompressed, from the footers), each next one while it fits. The least blocksize
     that makes no more than ``partitions`` of them makes the largest as small as it can be:
-    lineitem at TPC-H SF 1, seven files of eight row groups, reads into two partitions of 28
-    row groups, where whole files would make 4 against 3 (a worker idle an eighth of the
-    read). dask-cudf takes ``blocksize`` alone (``split_row_groups`` is deprecated there,
+    lineitem at TPC-H SF 1 in seven files of tpchgen-cli's row groups (eight a file) reads
+    into two partitions of 28 row groups, where whole files would make 4 against 3 (a
+    worker idle an eighth of the read). dask-cudf takes ``blocksize`` alone (``split_row_groups`` is deprecated there,
     ``aggregate_files`` obsolete) and, without one, merges files up to 1/32 of the device:
     None keeps one partition per file.
     """
