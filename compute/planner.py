@@ -41,10 +41,6 @@ class JoinChoice:
 # holds a broadcast side and its index beside its own partitions.
 READ_FRACTION = 1 / 32
 BROADCAST_FRACTION = 1 / 8
-# A read of at most this fraction of a partition's limit is one partition (16 MiB of 128):
-# at TPC-H SF 1 on two workers, customer, part and supplier read whole made the 22 queries
-# 5 % faster (q02 0.84 -> 0.64 s, q22 0.34 -> 0.30 s), orders and partsupp still split.
-SMALL_READ_FRACTION = 1 / 8
 
 
 def read_partitions(row_groups: int, memory_bytes: int, threads: int,
@@ -52,21 +48,14 @@ def read_partitions(row_groups: int, memory_bytes: int, threads: int,
     """How many partitions to read ``row_groups`` Parquet row groups of ``memory_bytes`` bytes
     in memory into.
 
-    One for a read of at most ``SMALL_READ_FRACTION`` of ``limit`` (default
-    :func:`partition_limit`): splitting it saves less than each partition costs (a task,
-    and, as such a read mostly becomes a broadcast side, gathering the pieces on one worker
-    and sending them on). Else one per thread at least, so no worker idles; more only when
-    partitions would exceed ``limit``, and then a multiple of the threads, so that each
-    thread reads as many (three on two threads leave one idle half the time); never more
-    than row groups (a partition is one row group or more, of one file or of neighbouring
-    files).
+    One per thread at least, so no worker idles; more only when partitions would exceed
+    ``limit`` (default :func:`partition_limit`); never more than row groups (a partition is
+    one row group or more, of one file or of neighbouring files). Fewer, larger partitions
+    mean fewer tasks, and per-task overhead dominates small tables.
     """
     limit = partition_limit() if limit is None else limit
-    if memory_bytes <= limit * SMALL_READ_FRACTION:
-        return 1
-    threads = max(threads, 1)
-    wanted = threads * math.ceil(memory_bytes / max(limit, 1) / threads)
-    return max(1, min(row_groups, max(threads, wanted)))
+    wanted = max(threads, math.ceil(memory_bytes / max(limit, 1)))
+    return max(1, min(row_groups, wanted))
 
 
 def worker_memory() -> int | None:

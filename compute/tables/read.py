@@ -239,9 +239,9 @@ def _grouping(
     that makes no more than ``partitions`` of them makes the largest as small as it can be:
     lineitem at TPC-H SF 1 in seven files of tpchgen-cli's row groups (eight a file) reads
     into two partitions of 28 row groups, where whole files would make 4 against 3 (a
-    worker idle an eighth of the read). dask-cudf takes ``blocksize`` alone (``split_row_groups`` is deprecated there,
-    ``aggregate_files`` obsolete) and, without one, merges files up to 1/32 of the device:
-    None keeps one partition per file.
+    worker idle an eighth of the read). dask-cudf takes ``blocksize`` alone
+    (``split_row_groups`` is deprecated there, ``aggregate_files`` obsolete) and, without
+    one, merges files up to 1/32 of the device: None keeps one partition per file.
     """
     footers = [read_footer(table, file.path).metadata for file in files]
     sizes = [footer.row_group(i).total_byte_size

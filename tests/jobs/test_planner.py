@@ -38,14 +38,10 @@ def test_a_broadcast_side_is_one_partition_and_groups_reduce_to_one():
     assert split_out(choose("s", 1000, limit=100)) is True
 
 
-def test_read_partitions_whole_if_small_else_per_thread_more_if_big_never_over_row_groups():
+def test_read_partitions_one_per_thread_more_for_big_tables_never_more_than_row_groups():
     with dask.config.set({"govgrid.read.partition-size": "100 B"}):
         assert read_partitions(row_groups=8, memory_bytes=50, threads=2) == 2
-        # an eighth of a partition or less: whole, split it would cost more than it saves
-        assert read_partitions(row_groups=8, memory_bytes=12, threads=2) == 1
-        # five partitions' worth: six, so that each of the two threads reads three
-        assert read_partitions(row_groups=8, memory_bytes=450, threads=2) == 6
-        assert read_partitions(row_groups=5, memory_bytes=450, threads=2) == 5
+        assert read_partitions(row_groups=8, memory_bytes=450, threads=2) == 5
         assert read_partitions(row_groups=3, memory_bytes=10_000, threads=2) == 3
         assert read_partitions(row_groups=1, memory_bytes=10, threads=4) == 1
 
