@@ -542,7 +542,8 @@ class Footer:
 
     schema: pa.Schema
     rows: int
-    row_group_bytes: int  # uncompressed, all columns: what Dask's ``blocksize`` compares
+    # each row group's uncompressed bytes, all columns: what Dask's ``blocksize`` compares
+    row_group_sizes: tuple[int, ...]
     metadata: pq.FileMetaData
 
 
@@ -564,11 +565,8 @@ def read_footer(table: str, path: Path) -> Footer:
 def _cached_footer(path: str, mtime_ns: int, size: int) -> Footer:
     # Keyed by mtime and size, so a rewritten file is read again.
     metadata = pq.read_metadata(path)
-    row_group_bytes = sum(
-        metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)
-    )
-    return Footer(metadata.schema.to_arrow_schema(), metadata.num_rows, row_group_bytes,
-                  metadata)
+    sizes = tuple(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    return Footer(metadata.schema.to_arrow_schema(), metadata.num_rows, sizes, metadata)
 
 
 def _size(n: int) -> str:

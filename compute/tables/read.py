@@ -83,10 +83,12 @@ def read_version(
     read = selected if not (gpu and groups) else list(dict.fromkeys(
         [*selected, *(column for group in groups for column, _, _ in group)]))
     check_files(entry.name, schema, files, read)
-    count = partitions(row_groups(entry.name, files), memory_bytes(entry.name, files, read)) \
-        if partitions else None
+    # each row group's bytes, in file order: the finest partitions a read can make
+    sizes = [size for file in files for size in read_footer(entry.name, file.path).row_group_sizes]
+    count = partitions(len(sizes), memory_bytes(entry.name, files, read)) if partitions \
+        else None
     paths = [str(file.path) for file in files]
-    grouping = _grouping(entry.name, files, count, gpu)
+    grouping = _grouping(sizes, len(files), count, gpu)
     key = None if gpu else _read_key(paths, groups, grouping)
     known = _known_read(key)
     if known is not None:  # as Dask's own column projection plans a read of other columns
@@ -223,16 +225,11 @@ def to_elements(frame: dd.DataFrame, kinds: dict[str, str]) -> dd.DataFrame:
     return frame.astype(cast) if cast else frame
 
 
-def row_groups(table: str, files: Sequence[DataFile]) -> int:
-    """How many row groups ``files`` hold: the finest partitions a read can make."""
-    return sum(read_footer(table, file.path).metadata.num_row_groups for file in files)
-
-
-def _grouping(
-    table: str, files: Sequence[DataFile], partitions: int | None, gpu: bool
-) -> dict[str, Any]:
-    """read_parquet options that read the files into ``partitions`` partitions or fewer, as
-    even as neighbouring row groups make them.
+def _grouping(sizes: Sequence[int], files: int, partitions: int | None, gpu: bool
+              ) -> dict[str, Any]:
+    """read_parquet options that read ``files`` files, of row groups of ``sizes`` bytes in
+    file order, into ``partitions`` partitions or fewer, as even as neighbouring row groups
+    make them.
 
     Dask packs neighbouring row groups, across files, into partitions of up to ``blocksize``
     bytes (uncompressed, from the footers), each next one while it fits. The least blocksize
@@ -243,10 +240,7 @@ def _grouping(
     (``split_row_groups`` is deprecated there, ``aggregate_files`` obsolete) and, without
     one, merges files up to 1/32 of the device: None keeps one partition per file.
     """
-    footers = [read_footer(table, file.path).metadata for file in files]
-    sizes = [footer.row_group(i).total_byte_size
-             for footer in footers for i in range(footer.num_row_groups)]
-    if partitions is None or (partitions >= len(files) and len(sizes) == len(files)):
+    if partitions is None or (partitions >= files and len(sizes) == files):
         return {"blocksize": None} if gpu else {}
     low, high = max(sizes), sum(sizes)
     while low < high:  # the least blocksize packing into no more than ``partitions``
