@@ -14,6 +14,7 @@ import dask.utils
 from distributed import Client, LocalCluster, WorkerPlugin
 
 from cluster import backend as backends
+from cluster.allocator import UNTRIMMED_MALLOC, TrimWhenFull
 from cluster.exceptions import ClusterError, ClusterUnreachable
 from cluster.info import ClusterInfo, describe
 from cluster.settings import ClusterSettings
@@ -92,7 +93,7 @@ def start(
     with dask.config.set({"distributed.scheduler.bandwidth": settings.local_bandwidth,
                           "distributed.scheduler.worker-saturation":
                               settings.local_worker_saturation,
-                          **p2p_buffers(settings.memory_limit)}):
+                          **p2p_buffers(settings.memory_limit), **UNTRIMMED_MALLOC}):
         local = _local_cluster(resolved, settings, common, cluster_kwargs)
     # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.
     logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
@@ -100,6 +101,7 @@ def start(
     try:
         # A failed task's traceback goes to the log file; the user reads one line.
         handle.client.register_plugin(LogToFile(settings.worker_log))
+        handle.client.register_plugin(TrimWhenFull())
         backends.prepare_workers(handle.client, resolved)
     except BaseException:
         handle.close()
@@ -129,8 +131,7 @@ def p2p_buffers(memory_limit: str | int | float | None) -> dict[str, int | str]:
         "distributed.p2p.comm.buffer": min(dask.utils.parse_bytes("1GiB"), limit // 8),
         "distributed.p2p.storage.buffer": min(dask.utils.parse_bytes("100MiB"), limit // 16),
         # Arrow's own allocator keeps freed memory for reuse, which the nanny counts against
-        # the limit; the system allocator (trimmed by the nanny's MALLOC_TRIM_THRESHOLD_)
-        # gives it back.
+        # the limit; the system allocator (glibc, which trims a heap's free top) gives it back.
         "distributed.nanny.pre-spawn-environ.ARROW_DEFAULT_MEMORY_POOL": "system",
     }
 
