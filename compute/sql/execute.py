@@ -52,8 +52,9 @@ PACKERS: dict[str, Callable[[Any], Any]] = {
 }
 AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *AGGREGATES)
-SCAN_OPERATORS = {exp.EQ: "==", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<",
-                  exp.LTE: "<="}
+# Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
+# them.
+SCAN_OPERATORS = {exp.EQ: "==", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
 STRATEGIES = ("auto", "broadcast", "shuffle")
 ROW_ID = "_row"
 
@@ -1278,8 +1279,6 @@ def _filtered_rows(rows: int, filters: Sequence[Filter],
             share *= 1 / max(values, 1)
         elif op == "in":
             share *= min(len(value) / max(values, 1), 1.0)
-        elif op == "!=":
-            share *= 1 - 1 / max(values, 1)
         else:
             share *= RANGE_SELECTIVITY
     return min(rows, max(int(rows * share), 1)) if rows else 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from pathlib import Path
+from typing import Any
 
 import dask
 import dask.dataframe as dd
@@ -54,15 +55,24 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return paths
 
 
+class Reads(list):
+    """The columns each polars read decoded; ``filtered``: whether polars filtered it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filtered: list[bool] = []
+
+
 @pytest.fixture
-def polars_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+def polars_reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
     """The columns each polars read decoded."""
-    reads: list[list[str]] = []
+    reads = Reads()
     decode = parquet_engine._polars_columns
 
-    def spy(path: str, columns: list[str], rows: slice) -> pa.Table:
+    def spy(path: str, columns: list[str], rows: slice, predicate: Any = None) -> pa.Table:
         reads.append(columns)
-        return decode(path, columns, rows)
+        reads.filtered.append(predicate is not None)
+        return decode(path, columns, rows, predicate)
 
     monkeypatch.setattr(parquet_engine, "_polars_columns", spy)
     return reads
@@ -152,19 +162,30 @@ def test_files_storing_a_string_column_differently_read_into_one_partition(tmp_p
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
 
 
-@pytest.mark.parametrize("filters", [
-    [("day", "<", dt.date(2024, 1, 15))],  # a list of terms
-    [[("day", "<", dt.date(2024, 1, 15))], [("name", "==", "n3"), ("small", ">", 50)]],
+DAY = dt.date(2024, 1, 15)
+
+
+@pytest.mark.parametrize(("filters", "by_polars"), [
+    ([("day", "<", DAY)], True),  # a list of terms
+    ([[("day", "<", DAY)], [("name", "==", "n3"), ("small", ">", 50)]], True),  # OR of ANDs
+    ([("name", "in", ["n1", "n4"]), ("id", ">=", 500), ("flag", "==", True)], True),
+    ([("name", "<", "n2"), ("small", "<=", 49.5), ("long_name", ">", "name 2")], True),
+    ([("name", "!=", "n2")], False),  # Dask's filter keeps NULL names for it
+    ([("day", ">=", DAY), ("price", ">", decimal.Decimal(1))], False),  # decimals: pyarrow
+    ([("name", "not in", ["n1"])], False),
+    ([("kind", "==", "k1")], False),  # a column polars does not read
 ])
-def test_a_filter_on_columns_not_read_filters_the_rows(files, polars_reads, filters):
+@pytest.mark.parametrize("case", ["whole files", "runs of row groups"])
+def test_a_filter_on_columns_not_read_filters_the_rows(files, polars_reads, filters, by_polars,
+                                                        case):
     with dask.config.set(scheduler="sync"):
         got = dd.read_parquet(files, columns=["id", "price"], filters=filters, index=False,
-                              engine=PolarsParquetEngine).compute()
+                              engine=PolarsParquetEngine, **CASES[case]).compute()
         want = dd.read_parquet(files, columns=["id", "price"], filters=filters,
-                               index=False).compute()
+                               index=False, **CASES[case]).compute()
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     assert list(got.columns) == ["id", "price"] and 0 < len(got) < 3 * ROWS
-    assert polars_reads
+    assert polars_reads.filtered and set(polars_reads.filtered) == {by_polars}
 
 
 def test_a_corrupt_file_raises_an_os_error_naming_it(files, tmp_path):
