@@ -149,9 +149,9 @@ def _row_range(path: str, row_groups: list[int | None] | None) -> slice | None:
 
 def _polars_predicate(filters: list[Any], schema: pa.Schema | None) -> Any:
     """DNF ``filters`` as a polars expression, or None where a term is not one polars
-    compares as pyarrow does: a comparison (``==``, ``<``, ``<=``, ``>``, ``>=``, ``in``) of a
-    number, string, date or boolean column with values of its kind. A row
-    whose column is NULL fails the term either way."""
+    compares as pyarrow does: a comparison (``==``, ``<``, ``<=``, ``>``, ``>=``, ``in``) of an
+    integer, string, date or boolean column with values of its kind (see
+    :func:`_comparable`). A row whose column is NULL fails the term either way."""
     import polars as pl
 
     if schema is None:
@@ -161,12 +161,13 @@ def _polars_predicate(filters: list[Any], schema: pa.Schema | None) -> Any:
     for conjunction in conjunctions:
         terms = []
         for column, op, value in conjunction:
-            values = list(value) if op == "in" else [value]  # an empty IN: pyarrow's
-            if (op not in _COMPARISONS and op != "in") or not values \
-                    or column not in schema.names \
-                    or not all(_comparable(schema.field(column).type, v) for v in values):
+            listed = op == "in"
+            values = list(value) if listed else [value]  # an empty IN: pyarrow's
+            if (op not in _COMPARISONS and not listed) or not values \
+                    or column not in schema.names or not all(
+                        _comparable(schema.field(column).type, v, listed) for v in values):
                 return None
-            terms.append(pl.col(column).is_in(values) if op == "in"
+            terms.append(pl.col(column).is_in(values) if listed
                          else _COMPARISONS[op](pl.col(column), pl.lit(value)))
         alternatives.append(pl.all_horizontal(terms))
     return pl.any_horizontal(alternatives)
@@ -177,11 +178,14 @@ _COMPARISONS = {"==": operator.eq, "=": operator.eq, "<": operator.lt, "<=": ope
                 ">": operator.gt, ">=": operator.ge}
 
 
-def _comparable(kind: pa.DataType, value: Any) -> bool:
-    """Whether polars compares a column stored as ``kind`` with ``value`` as pyarrow does
-    (decimals are left to pyarrow: polars' literal types for them differ)."""
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _comparable(kind: pa.DataType, value: Any, listed: bool) -> bool:
+    """Whether polars compares a column stored as ``kind`` with ``value`` (one of an IN list
+    when ``listed``) as pyarrow does. Floats are left to pyarrow (polars orders NaN above
+    every number, so NaN > 2 holds there), as are decimals (polars' literal types for them
+    differ); polars' IN takes only values of the column's own kind."""
+    if pa.types.is_integer(kind):
+        return isinstance(value, int if listed else (int, float)) \
+            and not isinstance(value, bool)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return isinstance(value, str)
     if pa.types.is_date32(kind):

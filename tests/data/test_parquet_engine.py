@@ -42,6 +42,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
             "long_name": pa.array([f"name {i}" for i in ids], pa.large_string()),
             "flag": pa.array([i % 3 == 0 for i in ids]),
             "small": pa.array([i % 100 for i in ids], pa.int8()),
+            "ratio": pa.array([None if i % 9 == 0 else float("nan") if i % 9 == 1 else i / 3000
+                               for i in ids]),
             # read by pyarrow: a zoned timestamp and a dictionary column
             "at": pa.array([dt.datetime(2024, 1, 1, 8) + dt.timedelta(hours=i) for i in ids],
                            pa.timestamp("us", tz="Asia/Shanghai")),
@@ -171,6 +173,9 @@ DAY = dt.date(2024, 1, 15)
     ([("name", "in", ["n1", "n4"]), ("id", ">=", 500), ("flag", "==", True)], True),
     ([("name", "<", "n2"), ("small", "<=", 49.5), ("long_name", ">", "name 2")], True),
     ([("name", "!=", "n2")], False),  # Dask's filter keeps NULL names for it
+    ([("day", "in", [DAY, dt.date(2024, 2, 1)]), ("small", "<", 49.5)], True),
+    ([("id", "in", [5, 700.0])], False),  # polars' IN takes no float for an integer column
+    ([("ratio", ">", 0.5)], False),  # NaN: above 0.5 in polars, not in pyarrow
     ([("day", ">=", DAY), ("price", ">", decimal.Decimal(1))], False),  # decimals: pyarrow
     ([("name", "not in", ["n1"])], False),
     ([("kind", "==", "k1")], False),  # a column polars does not read
