@@ -204,9 +204,6 @@ def _polars_columns(path: str, columns: list[str], rows: slice,
     import polars as pl  # imported in the worker that reads, not by every process
 
     try:
-        if rows == slice(None) and predicate is None:
-            return pl.read_parquet(path, columns=columns, parallel="none",
-                                   hive_partitioning=False).to_arrow()
         scan = pl.scan_parquet(path, parallel="none", hive_partitioning=False).select(columns)
         if rows != slice(None):
             scan = scan.slice(rows.start, rows.stop - rows.start)
