@@ -236,3 +236,24 @@ def test_terms_a_scan_applied_run_again_only_after_a_join_adds_nulls(places, que
     assert filter_steps(planned) == placed, planned.explain()
     assert "filters none" not in next(s for s in planned.steps if s.startswith("scan ")), \
         planned.explain()
+
+
+KEY_COLUMNS = {
+    # columns of one dtype join as they are: NULL keys match nothing, repeated keys repeat
+    "self join": "SELECT a.name, b.name AS other, a.city FROM people a JOIN people b "
+                 "ON a.city = b.city",
+    "left join": "SELECT a.name, b.name AS other, b.city FROM people a LEFT JOIN people b "
+                 "ON a.city = b.city AND a.id = b.id + 1",
+    "full join": "SELECT a.city, b.city AS other FROM people a FULL JOIN people b "
+                 "ON a.city = b.city",
+    # Int64 against int64: made one dtype in columns of their own, the keys kept as they were
+    "two dtypes": "SELECT c.region, r.id, c.cname FROM cities c JOIN regions r "
+                  "ON c.region = r.id",
+}
+
+
+@pytest.mark.parametrize("strategy", ["broadcast", "shuffle"])
+@pytest.mark.parametrize("query", KEY_COLUMNS.values(), ids=KEY_COLUMNS)
+def test_key_columns_come_out_of_a_join_as_they_went_in(places, query, strategy):
+    with dask.config.set({"govgrid.sql.join": strategy}):
+        check(places, query)
