@@ -9,6 +9,9 @@ too big for that is hash-shuffled with the other by Dask on the packed key.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import dask.config
@@ -58,14 +61,32 @@ def read_partitions(row_groups: int, memory_bytes: int, threads: int,
     return max(1, min(row_groups, wanted))
 
 
+# The workers' memory limit as one plan found it: a plan sizes each scan and join by it, and
+# each asking is a round trip to the scheduler (ten per TPC-H query).
+_PLANNING_MEMORY: ContextVar[tuple[int | None] | None] = ContextVar("memory", default=None)
+
+
 def worker_memory() -> int | None:
     """The smallest memory limit of the current client's workers (None: no client or no
-    limit)."""
+    limit); inside :func:`one_memory_reading`, as read when it began."""
+    known = _PLANNING_MEMORY.get()
+    if known is not None:
+        return known[0]
     try:
         client = get_client()
     except ValueError:
         return None
     return smallest_memory_limit(client)
+
+
+@contextmanager
+def one_memory_reading() -> Iterator[None]:
+    """Within: :func:`worker_memory` asks the scheduler once, for all the sizes of a plan."""
+    token = _PLANNING_MEMORY.set((worker_memory(),))
+    try:
+        yield
+    finally:
+        _PLANNING_MEMORY.reset(token)
 
 
 def _bounded(configured: str, fraction: float) -> int:

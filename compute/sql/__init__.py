@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import dask.dataframe as dd
 from sqlglot import exp
 
+from compute.planner import one_memory_reading
 from compute.sql.errors import SqlError
 from compute.sql.execute import Planner
 from compute.sql.rewrite import DIALECT, check, optimise, parse
@@ -51,7 +52,8 @@ def plan(source: TableSource, query: str) -> Query:
     check(tree)
     optimised = optimise(tree, source)
     planner = Planner(source)
-    relation = planner.query(optimised)
+    with one_memory_reading():
+        relation = planner.query(optimised)
     return Query(query, optimised, relation.frame, tuple(planner.steps))
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from compute.planner import (
     broadcast_limit,
     choose,
+    one_memory_reading,
     partition_limit,
     read_partitions,
     shape_side,
@@ -62,3 +63,18 @@ def test_worker_memory_is_read_from_the_cluster(local_cluster):
     limits = {w["memory_limit"] for w in
               local_cluster.client.scheduler_info()["workers"].values()}
     assert worker_memory() == min(limits) > 0
+
+
+def test_a_plan_reads_the_workers_memory_once(local_cluster, monkeypatch):
+    asked = []
+
+    def smallest(client):
+        asked.append(client)
+        return 2**30
+
+    monkeypatch.setattr("compute.planner.smallest_memory_limit", smallest)
+    with one_memory_reading():
+        limits = [partition_limit(), broadcast_limit(), partition_limit()]
+    assert len(asked) == 1 and limits == [32 * 2**20, 128 * 2**20, 32 * 2**20]
+    partition_limit()  # outside a plan: asked again, as the workers may have changed
+    assert len(asked) == 2
