@@ -90,7 +90,12 @@ def read_version(
     paths = [str(file.path) for file in files]
     grouping = _grouping(sizes, len(files), count, gpu)
     key = None if gpu else _read_key(paths, groups, grouping)
-    known = _known_read(key)
+    loaded_key = None if key is None else (
+        key, tuple(read), tuple(sorted(_kinds(entry, read).items())))
+    loaded = _known(loaded_key)
+    if loaded is not None:  # the same read in the same dtypes: the same frame
+        return loaded
+    known = _known(key)
     if known is not None:  # as Dask's own column projection plans a read of other columns
         frame = new_collection(known.substitute_parameters({"columns": read}))
     else:
@@ -105,8 +110,11 @@ def read_version(
         )
         if type(frame.expr) is ReadParquetFSSpec:  # Dask's fsspec read (not dask-cudf's)
             frame = new_collection(_SizedRead(*frame.expr.operands))
-            _remember_read(key, frame.expr)
+            _remember(key, frame.expr)
+        else:
+            loaded_key = None
     frame = _loaded(entry, frame)
+    _remember(loaded_key, frame)
     if gpu and groups:
         frame = frame.map_partitions(_filter_rows, groups)[selected]
     return frame
@@ -129,9 +137,11 @@ class _SizedRead(ReadParquetFSSpec):
 # Reads already planned, by their files (each with its size and modification time), filters
 # and partitioning: Dask's read_parquet lists the files, opens a pyarrow dataset over them
 # and checksums them for every read (11 % of planning the 22 TPC-H queries), and a hub asks
-# of the same tables again and again. Planning may run in several threads (the service).
-_READS: OrderedDict[tuple[Any, ...], _SizedRead] = OrderedDict()
-_READS_KEPT = 128
+# of the same tables again and again. With the columns read and their elements' kinds, the
+# frame in the engine's dtypes (Dask works out the meta of each cast: another 7 %). Planning
+# may run in several threads (the service).
+_READS: OrderedDict[tuple[Any, ...], _SizedRead | dd.DataFrame] = OrderedDict()
+_READS_KEPT = 256
 _READS_LOCK = threading.Lock()
 
 
@@ -140,7 +150,7 @@ def _read_key(paths: list[str], groups: Any, grouping: dict[str, Any]) -> tuple[
     return files, repr(groups), tuple(sorted(grouping.items()))
 
 
-def _known_read(key: tuple[Any, ...] | None) -> _SizedRead | None:
+def _known(key: tuple[Any, ...] | None) -> Any:
     with _READS_LOCK:
         known = _READS.get(key) if key is not None else None
         if known is not None:
@@ -148,20 +158,24 @@ def _known_read(key: tuple[Any, ...] | None) -> _SizedRead | None:
         return known
 
 
-def _remember_read(key: tuple[Any, ...] | None, read: _SizedRead) -> None:
+def _remember(key: tuple[Any, ...] | None, value: _SizedRead | dd.DataFrame) -> None:
     if key is None:
         return
     with _READS_LOCK:
-        _READS[key] = read
+        _READS[key] = value
         while len(_READS) > _READS_KEPT:
             _READS.popitem(last=False)
 
 
+def _kinds(entry: TableEntry, columns: Sequence[str]) -> dict[str, str]:
+    """The element kind of each of ``columns`` mapped to an element."""
+    return {name: ELEMENTS[entry.column(name).element].kind for name in columns
+            if entry.column(name).element}
+
+
 def _loaded(entry: TableEntry, frame: dd.DataFrame) -> dd.DataFrame:
     """``frame`` in the engine's dtypes, element columns in their elements' types."""
-    kinds = {name: ELEMENTS[entry.column(name).element].kind for name in frame.columns
-             if entry.column(name).element}
-    return to_elements(engine_dtypes(frame), kinds)
+    return to_elements(engine_dtypes(frame), _kinds(entry, frame.columns))
 
 
 def check_files(table: str, schema: pa.Schema, files: Sequence[DataFile],
