@@ -352,9 +352,9 @@ class Planner:
 
     def _merge(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]],
                residual: list[exp.Expr], how: str, name: str) -> Relation:
-        left, right, left_keys, right_keys, computed = self._keys(left, right, equi)
+        left, right, left_keys, right_keys = self._keys(left, right, equi)
         if not equi:  # a cross join: one constant key
-            left_keys, right_keys, computed = ["_lk0"], ["_rk0"], ["_lk0", "_rk0"]
+            left_keys, right_keys = ["_lk0"], ["_rk0"]
             left = replace(left, frame=left.frame.assign(_lk0=0))
             right = replace(right, frame=right.frame.assign(_rk0=0))
         # SQL never matches NULL keys (pandas would): they leave the sides not preserved,
@@ -380,7 +380,7 @@ class Planner:
             frame = dd.concat([frame, *(side.map_partitions(_null_keys, keys, meta=side._meta)
                                         for side, keys in ((left.frame, left_keys),
                                                            (right.frame, right_keys)))])
-        frame = frame.drop(columns=computed)
+        frame = frame.drop(columns=[*left_keys, *right_keys])
         rows = _join_rows(left.rows, right.rows, how, bool(equi))
         if how == "inner" and equi:
             rows = min(rows, _joined_rows(left.rows, left.distinct, right.rows,
@@ -397,7 +397,7 @@ class Planner:
               residual: list[exp.Expr], kind: str, alias: str, name: str) -> Relation:
         """Rows of ``left`` with (SEMI) or without (ANTI) a match in ``right``."""
         columns = list(left.frame.columns)
-        left, right, left_keys, right_keys, _ = self._keys(left, right, equi)
+        left, right, left_keys, right_keys = self._keys(left, right, equi)
         # The matches are found by hashing the smaller side: the right's keys, or (q04's
         # few orders against all of lineitem) the left's keys, probed by the right's rows.
         choice, small = self._choose(name, left, right, "inner")
@@ -451,24 +451,18 @@ class Planner:
         return replace(left, frame=frame[columns])
 
     def _keys(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]]
-              ) -> tuple[Relation, Relation, list[str], list[str], list[str]]:
-        """The key columns of each side and those computed for the join (to drop after it).
+              ) -> tuple[Relation, Relation, list[str], list[str]]:
+        """Key columns ``_lk<i>`` / ``_rk<i>``; identifiers of one element packed to int64.
 
-        Two columns of one dtype are joined as they are; other keys are computed into
-        ``_lk<i>`` / ``_rk<i>``: expressions, identifiers of one element packed to int64,
-        columns of two dtypes made one.
+        A plain column is copied too: joined on the column itself, TPC-H q18's lineitem (read
+        once for its group-by and for its join) had its probe fused otherwise by Dask, and
+        the query took a third longer.
         """
-        left_keys, right_keys, left_fns, right_fns = [], [], {}, {}
+        left_fns, right_fns = {}, {}
         for i, (a, b) in enumerate(equi):
-            packer = _packer(a, left, b, right)
-            if packer is None and _plain_columns(a, left, b, right):
-                left_keys.append(column_key(a))
-                right_keys.append(column_key(b))
-                continue
-            left_keys.append(f"_lk{i}")
-            right_keys.append(f"_rk{i}")
             left_fns[f"_lk{i}"] = compile_expression(a, left.labels())
             right_fns[f"_rk{i}"] = compile_expression(b, right.labels())
+            packer = _packer(a, left, b, right)
             if packer is not None:
                 left_fns[f"_lk{i}"] = _packed(left_fns[f"_lk{i}"], packer)
                 right_fns[f"_rk{i}"] = _packed(right_fns[f"_rk{i}"], packer)
@@ -479,7 +473,7 @@ class Planner:
             left.frame = left.frame.astype(casts)
             right.frame = right.frame.astype({j: casts[k] for k, j in zip(
                 left_fns, right_fns, strict=True) if k in casts})
-        return left, right, left_keys, right_keys, [*left_fns, *right_fns]
+        return left, right, list(left_fns), list(right_fns)
 
     def _choose(self, name: str, left: Relation, right: Relation, how: str
                 ) -> tuple[JoinChoice, str]:
@@ -734,15 +728,6 @@ def _packer(a: exp.Expr, left: Relation, b: exp.Expr, right: Relation
     packer = PACKERS.get(left.elements.get(column_key(a), ""))
     return packer if packer is not None and PACKERS.get(
         right.elements.get(column_key(b), "")) is packer else None
-
-
-def _plain_columns(a: exp.Expr, left: Relation, b: exp.Expr, right: Relation) -> bool:
-    """Whether ``a`` and ``b`` are columns of ``left`` and ``right`` of one dtype."""
-    if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
-        return False
-    a_key, b_key = column_key(a), column_key(b)
-    return (a_key in left.frame.columns and b_key in right.frame.columns
-            and left.frame.dtypes[a_key] == right.frame.dtypes[b_key])
 
 
 def _common_dtype(a: Any, b: Any) -> str | None:
