@@ -73,7 +73,7 @@ def read_version(
     if not version.files:
         meta = pa.schema([schema.field(name) for name in selected]).empty_table().to_pandas(
             types_mapper=pd.ArrowDtype)
-        return _loaded(entry, dd.from_pandas(meta, npartitions=1))
+        return _loaded(dd.from_pandas(meta, npartitions=1), _kinds(entry, selected))
     # A filter that rules out every file still needs one file to give the frame its meta.
     files = files or list(version.files[:1])
     gpu = current_backend() == "gpu"
@@ -90,8 +90,8 @@ def read_version(
     paths = [str(file.path) for file in files]
     grouping = _grouping(sizes, len(files), count, gpu)
     key = None if gpu else _read_key(paths, groups, grouping)
-    loaded_key = None if key is None else (
-        key, tuple(read), tuple(sorted(_kinds(entry, read).items())))
+    kinds = _kinds(entry, read)
+    loaded_key = None if key is None else (key, tuple(read), tuple(sorted(kinds.items())))
     loaded = _known(loaded_key)
     if loaded is not None:  # the same read in the same dtypes: the same frame
         return loaded
@@ -111,9 +111,7 @@ def read_version(
         if type(frame.expr) is ReadParquetFSSpec:  # Dask's fsspec read (not dask-cudf's)
             frame = new_collection(_SizedRead(*frame.expr.operands))
             _remember(key, frame.expr)
-        else:
-            loaded_key = None
-    frame = _loaded(entry, frame)
+    frame = _loaded(frame, kinds)
     _remember(loaded_key, frame)
     if gpu and groups:
         frame = frame.map_partitions(_filter_rows, groups)[selected]
@@ -173,9 +171,9 @@ def _kinds(entry: TableEntry, columns: Sequence[str]) -> dict[str, str]:
             if entry.column(name).element}
 
 
-def _loaded(entry: TableEntry, frame: dd.DataFrame) -> dd.DataFrame:
-    """``frame`` in the engine's dtypes, element columns in their elements' types."""
-    return to_elements(engine_dtypes(frame), _kinds(entry, frame.columns))
+def _loaded(frame: dd.DataFrame, kinds: dict[str, str]) -> dd.DataFrame:
+    """``frame`` in the engine's dtypes, the columns of ``kinds`` in their elements' types."""
+    return to_elements(engine_dtypes(frame), kinds)
 
 
 def check_files(table: str, schema: pa.Schema, files: Sequence[DataFile],
