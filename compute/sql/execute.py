@@ -38,6 +38,7 @@ from compute.sql.translate import (
     Fn,
     column_key,
     compile_expression,
+    compile_predicate,
     constant,
     evaluate,
     tokenized,
@@ -497,7 +498,7 @@ class Planner:
 
     def filter(self, relation: Relation, condition: exp.Expr) -> Relation:
         """Rows where ``condition`` is TRUE."""
-        fn = compile_expression(condition, relation.labels())
+        fn = compile_predicate(condition, relation.labels())
         return replace(relation, frame=_mapped(relation.frame, _filter, fn))
 
     def aggregate(self, relation: Relation, group: exp.Group | None, outputs: list[exp.Expr],

@@ -14,6 +14,8 @@ lists each difference with the cuDF source it was checked against.
 - ``logical``, ``kleene_and``, ``kleene_or``: SQL's three-valued logic. Both carry pandas'
   nullable ``boolean`` dtype, but cuDF's ``&`` and ``|`` propagate nulls (libcudf
   BITWISE_AND/OR), where SQL and pandas say ``NULL AND FALSE`` is FALSE.
+- ``definite``, ``may_be_null``: conditions as plain booleans. A cuDF column of any dtype
+  can hold nulls, and a bool one too; on pandas a numpy bool or integer column cannot.
 - ``true_divide``: cuDF divides int32 by int32 into float32 (outside pandas-compatible mode).
 - ``remainder``: ``np.fmod`` on a cuDF Series is Python's ``%`` (the divisor's sign).
 - ``to_datetime``, ``to_numeric``: functions of the library, not methods; cuDF guesses a
@@ -89,6 +91,20 @@ def logical(value: Any, part: Any) -> Any:
     if value is None or value is pd.NA:
         return missing(part).astype(LOGICAL)
     return part[[]].assign(_logical=bool(value))["_logical"].astype(LOGICAL)
+
+
+def definite(mask: Any) -> Any:
+    """A boolean column as plain booleans, NULL as False."""
+    if isinstance(mask.dtype, np.dtype) and mask.dtype == bool and not is_cudf(mask):
+        return mask
+    return mask.fillna(False).astype(bool)
+
+
+def may_be_null(column: Any) -> bool:
+    """Whether ``column`` may hold a NULL: on pandas a numpy integer or boolean one cannot;
+    on cuDF every column can."""
+    return is_cudf(column) or not (isinstance(column.dtype, np.dtype)
+                                   and column.dtype.kind in "iub")
 
 
 def kleene_and(a: Any, b: Any) -> Any:

@@ -74,6 +74,37 @@ def test_expression_matches_duckdb(small, name):
     check(small, EXPRESSIONS[name])
 
 
+# Conditions over columns with NULLs (score and amount numbers, grp and name strings, born a
+# date), nested in AND, OR and NOT: :func:`conditions` draws them.
+ATOMS = ["score > 2", "score <> 3", "amount >= 40", "grp = 'a'", "grp <> 'b'",
+         "name LIKE '%n%'", "born < DATE '1990-01-31'", "score IS NULL", "grp IN ('a', NULL)",
+         "city NOT IN ('x')", "score BETWEEN 2 AND 4", "id + 0.5 * score < 5", "TRUE",
+         "CASE WHEN grp = 'a' THEN score > 1 END"]
+
+
+def conditions(count: int, seed: int = 7) -> list[str]:
+    """``count`` random conditions, two or three levels of AND, OR and NOT over ATOMS."""
+    rng = np.random.default_rng(seed)
+
+    def draw(depth: int) -> str:
+        if depth == 0 or rng.random() < 0.25:
+            return str(rng.choice(ATOMS))
+        kind = rng.choice(["AND", "OR", "NOT"])
+        if kind == "NOT":
+            return f"NOT ({draw(depth - 1)})"
+        return f"({draw(depth - 1)}) {kind} ({draw(depth - 1)})"
+
+    return [draw(3) for _ in range(count)]
+
+
+@pytest.mark.parametrize("condition", conditions(24))
+def test_a_condition_is_true_false_or_null_as_in_duckdb(small, condition):
+    # CASE tells all three values apart (1, 0, NULL); WHERE keeps the TRUE rows only.
+    check(small, f"SELECT id, CASE WHEN {condition} THEN 1 WHEN NOT ({condition}) THEN 0 END "
+                 f"AS t FROM people")
+    check(small, f"SELECT id FROM people WHERE {condition}")
+
+
 RELATIONAL = {
     "window_rank": "SELECT id, grp, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY amount DESC) "
                    "AS rn, RANK() OVER (PARTITION BY city ORDER BY score) AS rk, "
