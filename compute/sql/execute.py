@@ -518,7 +518,9 @@ class Planner:
                 found.setdefault(agg, f"_a{len(found)}")
         labels = relation.labels()
         key_fns = {f"_g{i}": compile_expression(k, labels) for i, k in enumerate(keys)}
-        operand_fns, specs = {}, []
+        operand_fns: dict[str, Fn] = {}
+        operands: dict[exp.Expr, str] = {}
+        specs = []
         for agg, label in found.items():
             if not isinstance(agg, AGGREGATES):
                 raise unsupported(agg, f"aggregate {agg.sql_name()}")
@@ -532,8 +534,11 @@ class Planner:
             if isinstance(operand, exp.Star) or operand is None:
                 specs.append((label, "size", None, False))
                 continue
-            operand_label = f"_o{len(operand_fns)}"
-            operand_fns[operand_label] = compile_expression(operand, labels)
+            # one column per operand: SUM(x) and AVG(x) aggregate the same x
+            operand_label = operands.get(operand)
+            if operand_label is None:
+                operand_label = operands[operand] = f"_o{len(operands)}"
+                operand_fns[operand_label] = compile_expression(operand, labels)
             specs.append((label, _AGG_NAMES[type(agg)], operand_label, distinct))
         fns = {**key_fns, **operand_fns}
         frame = _mapped(relation.frame, _project, fns)
@@ -884,23 +889,32 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
     """One grouping set: aggregates by ``keys``; the other group keys NULL."""
     grouped_frame = frame if keys else frame.assign(_k=0)
     by = keys or ["_k"]
-    plain = [(label, how, operand) for label, how, operand, distinct in specs if not distinct]
-    named = {}
-    for label, how, operand in plain:
-        if how == "size":
-            named[label] = (by[0], "size")
-        else:
-            named[label] = (operand, how)
-            if how == "sum":  # SUM of no non-NULL value is NULL
-                named[f"{label}_n"] = (operand, "count")
+    named: dict[str, tuple[str, str]] = {}  # result column: (operand, function)
+
+    def aggregated(label: str, spec: tuple[str, str]) -> str:
+        """The result column computing ``spec``: ``label``, or the one that does already
+        (Dask refuses the same spec twice, and SUM(x) and COUNT(x) both count x)."""
+        known = next((column for column, wanted in named.items() if wanted == spec), None)
+        if known is None:
+            named[label] = spec
+        return known or label
+
+    sources, nonnull = {}, {}
+    for label, how, operand, distinct in specs:
+        if distinct:
+            continue
+        sources[label] = aggregated(label, (by[0], "size") if how == "size" else (operand, how))
+        if how == "sum":  # SUM of no non-NULL value is NULL
+            nonnull[label] = aggregated(f"{label}_n", (operand, "count"))
     if not named:
         named["_n"] = (by[0], "size")
     result = grouped_frame.groupby(by, dropna=False).agg(
         **named, split_out=split if keys else 1).reset_index()
-    for label, how, _ in plain:
-        if how == "sum":
-            result = result.assign(**{label: result[label].where(result[f"{label}_n"] > 0)})
-            result = result.drop(columns=f"{label}_n")
+    copies = {label: result[source].where(result[nonnull[label]] > 0) if label in nonnull
+              else result[source] for label, source in sources.items()
+              if label != source or label in nonnull}
+    if copies:
+        result = result.assign(**copies)
     for label, _, operand, distinct in specs:
         if distinct:
             unique = grouped_frame[[*by, operand]].drop_duplicates(split_out=split if keys else 1)

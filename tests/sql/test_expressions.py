@@ -124,6 +124,9 @@ RELATIONAL = {
                      "GROUP BY GROUPING SETS ((grp), (city), ())",
     "count_distinct": "SELECT grp, COUNT(DISTINCT city) AS cities, COUNT(city) AS c, "
                       "SUM(score) AS s FROM people GROUP BY grp HAVING COUNT(*) > 1",
+    "shared_operands": "SELECT grp, SUM(score) AS s, AVG(score) AS a, COUNT(score) AS c, "
+                       "COUNT(DISTINCT score) AS d, MIN(score + 1) AS lo, MAX(score + 1) AS hi, "
+                       "SUM(score + 1) AS s1 FROM people GROUP BY grp",
     "global_aggregate_empty": "SELECT COUNT(*) AS n, SUM(amount) AS s, MAX(score) AS m, "
                               "COUNT(DISTINCT grp) AS g FROM people WHERE id > 100",
     "union": "SELECT grp FROM people UNION SELECT city FROM people",
