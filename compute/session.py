@@ -13,11 +13,11 @@ import dask
 import dask.dataframe as dd
 import pyarrow as pa
 from distributed import get_task_stream, progress
-from distributed.collections import LRU
 from distributed.utils import key_split
 
 import cluster
 from compute.exceptions import JobError
+from compute.fusion import fused
 from compute.jobs.base import Job, SqlParams
 from compute.planner import read_partitions
 from compute.results import JobResult
@@ -29,33 +29,6 @@ from compute.tables.read import Filters
 # at once (fixed in Python 3.12): graphs are optimised and submitted under this lock. Threads
 # that build jobs themselves (the hub's service) take it too.
 GRAPH_LOCK = threading.RLock()
-
-
-def fused(frames: Sequence[dd.DataFrame]) -> list[dd.DataFrame]:
-    """``frames`` optimised together, with Dask's blockwise fusion over all of them.
-
-    ``client.compute`` of a list of collections (of one too) optimises them as one sequence
-    and leaves out the fusion there: every read, dtype cast and per-partition step would be a
-    task of its own, and a step could run away from the partition it follows. Fused here,
-    the steps become one task per partition (the shared steps of several outputs too).
-    Fusing costs up to a few tenths of a second, so the result is kept by the frames' names
-    (a hash of the table versions, columns and steps): the same job over the same versions
-    is fused once per process. Call under ``GRAPH_LOCK``.
-    """
-    from dask._collections import new_collection
-    from dask.dataframe.dask_expr._expr import optimize_blockwise_fusion
-
-    if not frames:
-        return []
-    key = tuple(frame._name for frame in frames)
-    if key not in _FUSED:
-        sequence = dask.base.collections_to_expr(list(frames)).optimize()
-        _FUSED[key] = [new_collection(expr)
-                       for expr in optimize_blockwise_fusion(sequence).operands]
-    return _FUSED[key]
-
-
-_FUSED: LRU[tuple[str, ...], list[dd.DataFrame]] = LRU(maxsize=16)
 
 
 class Session:
