@@ -14,6 +14,7 @@ names between queries.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -299,7 +300,8 @@ class Planner:
         distinct = {f"{alias}.{c}": n for c in columns
                     if (n := self.source.distinct(table, c)) is not None}
         rows = _filtered_rows(self.source.rows(table), filters,
-                              lambda column: self.source.distinct(table, column))
+                              lambda column: self.source.distinct(table, column),
+                              lambda column: self.source.value_range(table, column))
         self.steps.append(
             f"scan {table} AS {alias}: columns {columns}, filters {filters or 'none'}, "
             f"{frame.npartitions} partitions")
@@ -1297,11 +1299,16 @@ RANGE_SELECTIVITY = 1 / 3
 
 
 def _filtered_rows(rows: int, filters: Sequence[Filter],
-                   distinct: Callable[[str], int | None]) -> int:
+                   distinct: Callable[[str], int | None],
+                   bounds: Callable[[str], tuple[Any, Any] | None] = lambda _column: None
+                   ) -> int:
     """Estimated rows of a table of ``rows`` rows kept by the scan ``filters``: an equality
-    keeps one of the column's distinct values, IN one per value listed, a range a third; at
-    least one row of a table that has any."""
+    keeps one of the column's distinct values, IN one per value listed; the range terms on a
+    column keep the share of its values (``bounds``: smallest and largest, from the files'
+    statistics) that they leave, as if spread evenly, else a third each. At least one row of
+    a table that has any."""
     share = 1.0
+    ranges: dict[str, list[tuple[str, Any]]] = {}
     for column, op, value in filters:
         values = distinct(column) or rows
         if op in ("==", "="):
@@ -1309,8 +1316,43 @@ def _filtered_rows(rows: int, filters: Sequence[Filter],
         elif op == "in":
             share *= min(len(value) / max(values, 1), 1.0)
         else:
-            share *= RANGE_SELECTIVITY
+            ranges.setdefault(column, []).append((op, value))
+    for column, terms in ranges.items():
+        kept = _range_share(bounds(column), terms)
+        share *= RANGE_SELECTIVITY ** len(terms) if kept is None else kept
     return min(rows, max(int(rows * share), 1)) if rows else 0
+
+
+def _range_share(bounds: tuple[Any, Any] | None, terms: list[tuple[str, Any]]
+                 ) -> float | None:
+    """The share of a column's values from ``bounds`` (inclusive; integers or dates) that
+    the comparisons ``terms`` all keep; None when the values are not such steps."""
+    if bounds is None:
+        return None
+    steps = [_step(v) for v in (*bounds, *(value for _, value in terms))]
+    if any(step is None for step in steps):
+        return None
+    low, high = steps[0], steps[1] + 1  # the values kept: low <= v < high
+    start, stop = low, high
+    for (op, _), value in zip(terms, steps[2:], strict=True):
+        if op in ("<", "<="):
+            stop = min(stop, value + (op == "<="))
+        elif op in (">", ">="):
+            start = max(start, value + (op == ">"))
+        else:  # "!=" and others keep about all
+            continue
+    return max(stop - start, 0) / max(high - low, 1)
+
+
+def _step(value: Any) -> int | None:
+    """An integer or a date as a count of its steps (days); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.toordinal()
+    return None
 
 
 def _joined_rows(left_rows: int, left_distinct: dict[str, int], right_rows: int,

@@ -25,6 +25,10 @@ class TableSource(Protocol):
     def distinct(self, table: str, column: str) -> int | None:
         """Estimated distinct values of a column, for planning; None when unknown."""
 
+    def value_range(self, table: str, column: str) -> tuple[Any, Any] | None:
+        """Smallest and largest value of an integer or date column, for planning; None when
+        unknown."""
+
     def scan(self, table: str, columns: list[str], filters: list[Filter] | None) -> dd.DataFrame:
         """The table's ``columns`` (engine dtypes), each row failing ``filters`` (a
         conjunction of pyarrow DNF terms) dropped: the engine does not apply them again."""

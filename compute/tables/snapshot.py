@@ -24,7 +24,7 @@ from compute.tables.catalog import Catalog, TableEntry
 from compute.tables.delta import Version
 from compute.tables.elements import element
 from compute.tables.read import Filters, check_files, read_version
-from compute.tables.stats import distinct_estimate
+from compute.tables.stats import distinct_estimate, value_range
 
 
 class Snapshot:
@@ -80,6 +80,11 @@ class Snapshot:
         """Estimated distinct values of a column, for planning (see
         :func:`compute.tables.stats.distinct_estimate`)."""
         return distinct_estimate(self.version(table), column)
+
+    def value_range(self, table: str, column: str) -> tuple[Any, Any] | None:
+        """Smallest and largest value of an integer or date column, for planning (see
+        :func:`compute.tables.stats.value_range`)."""
+        return value_range(self.version(table), column)
 
     def column_of(self, table: str, element_name: str) -> str:
         """The column of ``table`` holding ``element_name``; a CatalogError names both."""

@@ -52,6 +52,9 @@ class ParquetSource:
     def distinct(self, table: str, column: str) -> int | None:
         return None  # unknown: the planner sizes group-bys from their input
 
+    def value_range(self, table: str, column: str) -> tuple[Any, Any] | None:
+        return None  # unknown: a range keeps a third of the rows
+
     def scan(self, table: str, columns: list[str], filters: Any) -> dd.DataFrame:
         self.scans.append((table, columns, filters))
         frame = dd.read_parquet([str(f) for f in self.files(table)], columns=columns,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dask
 import pytest
 
@@ -70,6 +72,33 @@ def test_a_group_by_of_many_groups_is_shuffled(tpch, compute_on, small_broadcast
     assert_same(compute_on(query.frame), duck.execute(text).df(), ordered=False)
 
 
+@pytest.mark.parametrize(("table", "column"), [("lineitem", "l_shipdate"),
+                                               ("orders", "o_orderkey"),
+                                               ("lineitem", "l_returnflag"),
+                                               ("lineitem", "l_extendedprice")])
+def test_value_ranges_are_the_columns_smallest_and_largest(table, column, tpch):
+    source, duck = tpch
+    low, high = duck.execute(f"SELECT MIN({column}), MAX({column}) FROM {table}").fetchone()
+    found = source.value_range(table, column)
+    if isinstance(low, str) or column == "l_extendedprice":  # only integers and dates
+        assert found is None
+    else:
+        assert found == (low, high)
+
+
+def test_a_date_range_keeps_about_its_share_of_the_rows(tpch):
+    # A quarter of orders' seven years: about a 27th of them, not a third.
+    source, duck = tpch
+    text = ("SELECT o_orderkey FROM orders WHERE o_orderdate >= DATE '1993-10-01' "
+            "AND o_orderdate < DATE '1994-01-01'")
+    true, = duck.execute(f"SELECT COUNT(*) FROM ({text})").fetchone()
+    from compute.sql.execute import Planner
+    from compute.sql.rewrite import optimise, parse
+
+    estimate = Planner(source).query(optimise(parse(text), source)).rows
+    assert 0.8 * true <= estimate <= 1.25 * true, (estimate, true)
+
+
 def test_scan_filters_keep_their_share_of_the_rows():
     from compute.sql.execute import RANGE_SELECTIVITY, _filtered_rows
 
@@ -79,6 +108,15 @@ def test_scan_filters_keep_their_share_of_the_rows():
     assert _filtered_rows(9000, [("day", ">=", 1), ("day", "<", 9)], distinct) == \
         int(9000 * RANGE_SELECTIVITY * RANGE_SELECTIVITY)
     assert _filtered_rows(10, [("nation", "==", "A")] * 3, distinct) == 1  # never none
+    # With the column's smallest and largest value, a range keeps its share of them.
+    bounds = {"day": (0, 99), "when": (dt.date(2024, 1, 1), dt.date(2024, 12, 31))}.get
+    assert _filtered_rows(9000, [("day", ">=", 10), ("day", "<", 19)], distinct, bounds) == 810
+    assert _filtered_rows(9000, [("day", ">", 89)], distinct, bounds) == 900
+    assert _filtered_rows(9000, [("day", "<=", -5)], distinct, bounds) == 1  # none: one
+    assert _filtered_rows(366, [("when", ">=", dt.date(2024, 3, 1)),
+                                ("when", "<", dt.date(2024, 4, 1))], distinct, bounds) == 31
+    # a value the bounds cannot place (a string): a third
+    assert _filtered_rows(9000, [("day", "<", "x")], distinct, bounds) == 3000
     assert _filtered_rows(0, [("flag", "==", "R")], distinct) == 0
 
 
