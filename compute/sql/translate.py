@@ -217,9 +217,7 @@ def _truth(node: exp.Expr, wanted: bool, compile_node: Compile) -> Fn:
     if isinstance(node, exp.Not):
         return _truth(node.this, not wanted, compile_node)
     if isinstance(node, exp.Between):
-        return _truth(exp.And(this=exp.GTE(this=node.this, expression=node.args["low"]),
-                              expression=exp.LTE(this=node.this, expression=node.args["high"])),
-                      wanted, compile_node)
+        return _truth(_as_and(node), wanted, compile_node)
     if isinstance(node, (exp.And, exp.Or)):
         left = _truth(node.this, wanted, compile_node)
         right = _truth(node.expression, wanted, compile_node)
@@ -337,9 +335,14 @@ def _in(node: exp.In, compile_node: Compile) -> Fn:
 
 
 def _between(node: exp.Between, compile_node: Compile) -> Fn:
+    return compile_node(_as_and(node))
+
+
+def _as_and(node: exp.Between) -> exp.And:
+    """``x BETWEEN low AND high`` as ``x >= low AND x <= high``."""
     low = exp.GTE(this=node.this, expression=node.args["low"])
     high = exp.LTE(this=node.this, expression=node.args["high"])
-    return compile_node(exp.And(this=low, expression=high))
+    return exp.And(this=low, expression=high)
 
 
 def _like(case_insensitive: bool) -> Callable[[exp.Expr, Compile], Fn]:
