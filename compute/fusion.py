@@ -82,19 +82,23 @@ def _is_fused_steps(expr: Expr, operand: Any) -> bool:
             and all(isinstance(step, Expr) for step in operand))
 
 
+# Dask's own, taken once: a context left by another thread cannot hand back a replacement.
+_DASK_SUBSTITUTE = Expr.substitute
+
+
+def _substitute(self: Expr, old: Any, new: Any) -> Expr:
+    if isinstance(old, Expr):
+        return substituted(self, old, new)
+    return _DASK_SUBSTITUTE(self, old, new)
+
+
 @contextmanager
 def _linear_substitution() -> Iterator[None]:
     """Within: ``Expr.substitute`` of a step (the only kind fusion asks for) is
-    :func:`substituted`; of a literal, Dask's own."""
-    dasks = Expr.substitute
-
-    def substitute(self: Expr, old: Any, new: Any) -> Expr:
-        if isinstance(old, Expr):
-            return substituted(self, old, new)
-        return dasks(self, old, new)
-
-    Expr.substitute = substitute
+    :func:`substituted`; of a literal, Dask's own. Both give the same expression, so a
+    thread substituting meanwhile gets what it would have."""
+    Expr.substitute = _substitute
     try:
         yield
     finally:
-        Expr.substitute = dasks
+        Expr.substitute = _DASK_SUBSTITUTE

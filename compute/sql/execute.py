@@ -520,8 +520,7 @@ class Planner:
                 found.setdefault(agg, f"_a{len(found)}")
         labels = relation.labels()
         key_fns = {f"_g{i}": compile_expression(k, labels) for i, k in enumerate(keys)}
-        operand_fns: dict[str, Fn] = {}
-        operands: dict[exp.Expr, str] = {}
+        operands: dict[exp.Expr, str] = {}  # one column per operand: SUM(x), AVG(x) share x
         specs = []
         for agg, label in found.items():
             if not isinstance(agg, AGGREGATES):
@@ -536,13 +535,10 @@ class Planner:
             if isinstance(operand, exp.Star) or operand is None:
                 specs.append((label, "size", None, False))
                 continue
-            # one column per operand: SUM(x) and AVG(x) aggregate the same x
-            operand_label = operands.get(operand)
-            if operand_label is None:
-                operand_label = operands[operand] = f"_o{len(operands)}"
-                operand_fns[operand_label] = compile_expression(operand, labels)
+            operand_label = operands.setdefault(operand, f"_o{len(operands)}")
             specs.append((label, _AGG_NAMES[type(agg)], operand_label, distinct))
-        fns = {**key_fns, **operand_fns}
+        fns = {**key_fns, **{operand_label: compile_expression(operand, labels)
+                             for operand, operand_label in operands.items()}}
         frame = _mapped(relation.frame, _project, fns)
         groups = _groups(relation, keys, sets)
         # Tree reduction into one partition when the groups (not the input) fit in one.
@@ -1300,8 +1296,7 @@ RANGE_SELECTIVITY = 1 / 3
 
 def _filtered_rows(rows: int, filters: Sequence[Filter],
                    distinct: Callable[[str], int | None],
-                   bounds: Callable[[str], tuple[Any, Any] | None] = lambda _column: None
-                   ) -> int:
+                   bounds: Callable[[str], tuple[Any, Any] | None]) -> int:
     """Estimated rows of a table of ``rows`` rows kept by the scan ``filters``: an equality
     keeps one of the column's distinct values, IN one per value listed; the range terms on a
     column keep the share of its values (``bounds``: smallest and largest, from the files'
@@ -1325,33 +1320,30 @@ def _filtered_rows(rows: int, filters: Sequence[Filter],
 
 def _range_share(bounds: tuple[Any, Any] | None, terms: list[tuple[str, Any]]
                  ) -> float | None:
-    """The share of a column's values from ``bounds`` (inclusive; integers or dates) that
-    the comparisons ``terms`` all keep; None when the values are not such steps."""
+    """The share of a column's values from ``bounds`` (inclusive) that the comparisons
+    ``terms`` (``<``, ``<=``, ``>``, ``>=``) all keep; None unless the bounds and the values
+    compared are all integers or all dates."""
     if bounds is None:
         return None
-    steps = [_step(v) for v in (*bounds, *(value for _, value in terms))]
-    if any(step is None for step in steps):
+    steps = _steps([*bounds, *(value for _, value in terms)])
+    if steps is None:
         return None
     low, high = steps[0], steps[1] + 1  # the values kept: low <= v < high
     start, stop = low, high
     for (op, _), value in zip(terms, steps[2:], strict=True):
         if op in ("<", "<="):
             stop = min(stop, value + (op == "<="))
-        elif op in (">", ">="):
+        else:
             start = max(start, value + (op == ">"))
-        else:  # "!=" and others keep about all
-            continue
     return max(stop - start, 0) / max(high - low, 1)
 
 
-def _step(value: Any) -> int | None:
-    """An integer or a date as a count of its steps (days); None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.toordinal()
+def _steps(values: list[Any]) -> list[int] | None:
+    """``values`` as integers (dates as day numbers) when all are integers or all dates."""
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return values
+    if all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
+        return [v.toordinal() for v in values]
     return None
 
 

@@ -24,7 +24,7 @@ from compute.tables.catalog import Catalog, TableEntry
 from compute.tables.delta import Version
 from compute.tables.elements import element
 from compute.tables.read import Filters, check_files, read_version
-from compute.tables.stats import distinct_estimate, value_range
+from compute.tables.stats import distinct_estimate
 
 
 class Snapshot:
@@ -82,9 +82,16 @@ class Snapshot:
         return distinct_estimate(self.version(table), column)
 
     def value_range(self, table: str, column: str) -> tuple[Any, Any] | None:
-        """Smallest and largest value of an integer or date column, for planning (see
-        :func:`compute.tables.stats.value_range`)."""
-        return value_range(self.version(table), column)
+        """Smallest and largest value of an integer or date column, for planning: its
+        :meth:`column_range`, so a view's rules for ranges hold here too; None for another
+        type, or where that range is not to be had (no statistics, or not readable)."""
+        stored = self.schema(table).field(column).type
+        if not (pa.types.is_integer(stored) or pa.types.is_date(stored)):
+            return None
+        try:
+            return self.column_range(table, column)
+        except (DataError, PermissionError):
+            return None
 
     def column_of(self, table: str, element_name: str) -> str:
         """The column of ``table`` holding ``element_name``; a CatalogError names both."""

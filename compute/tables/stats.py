@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,25 +37,12 @@ def distinct_estimate(version: Version, column: str) -> int:
     return rows if found is None else min(found, rows)
 
 
-def value_range(version: Version, column: str) -> tuple[Any, Any] | None:
-    """Smallest and largest value of an integer or date ``column`` in ``version``, from its
-    files' statistics in the Delta log; None for another type or a file without them."""
-    stored = version.schema.field(column).type
-    if not (pa.types.is_integer(stored) or pa.types.is_date(stored)):
-        return None
-    files = [f for f in version.files if f.rows]
-    lows = [f.minimum.get(column) for f in files]
-    highs = [f.maximum.get(column) for f in files]
-    if not files or any(v is None for v in [*lows, *highs]):
-        return None
-    return min(lows), max(highs)
-
-
 def _span(version: Version, column: str) -> int | None:
-    found = value_range(version, column)
-    if found is None:
+    lows = [f.minimum.get(column) for f in version.files]
+    highs = [f.maximum.get(column) for f in version.files]
+    if any(v is None for v in [*lows, *highs]):
         return None
-    low, high = found
+    low, high = min(lows), max(highs)
     if isinstance(low, dt.date) and isinstance(high, dt.date):
         return (high - low).days + 1
     if isinstance(low, int) and isinstance(high, int):

@@ -252,6 +252,17 @@ def test_column_ranges_of_masked_columns_are_not_readable(catalog: Catalog) -> N
         view.column_range("residents", "resident_id")
 
 
+
+def test_the_planners_value_ranges_follow_the_views_rules(catalog: Catalog) -> None:
+    # A scan's row estimate (and so EXPLAIN's sizes) comes from value_range: a masked
+    # column's raw extremes (one person's birth date) must not reach it.
+    raw = Snapshot(catalog).value_range("residents", "birth_date")
+    census = snapshot_for(catalog, STATS, None, CENSUS)  # birth_date masked to NULL
+    assert raw is not None and census.value_range("residents", "birth_date") is None
+    audit = snapshot_for(catalog, AUDIT, "11", PENSIONS)  # generalised to the year
+    assert audit.value_range("residents", "birth_date") == \
+        audit.column_range("residents", "birth_date") != raw
+
 # --- masked columns under every form of SQL ---------------------------------------------
 
 ATTEMPTS = [

@@ -103,11 +103,12 @@ def test_scan_filters_keep_their_share_of_the_rows():
     from compute.sql.execute import RANGE_SELECTIVITY, _filtered_rows
 
     distinct = {"flag": 3, "nation": 25, "day": 2400}.get
-    assert _filtered_rows(6000, [("flag", "==", "R")], distinct) == 2000
-    assert _filtered_rows(6000, [("nation", "in", ["A", "B"])], distinct) == 480
-    assert _filtered_rows(9000, [("day", ">=", 1), ("day", "<", 9)], distinct) == \
+    unknown = {}.get  # no bounds known
+    assert _filtered_rows(6000, [("flag", "==", "R")], distinct, unknown) == 2000
+    assert _filtered_rows(6000, [("nation", "in", ["A", "B"])], distinct, unknown) == 480
+    assert _filtered_rows(9000, [("day", ">=", 1), ("day", "<", 9)], distinct, unknown) == \
         int(9000 * RANGE_SELECTIVITY * RANGE_SELECTIVITY)
-    assert _filtered_rows(10, [("nation", "==", "A")] * 3, distinct) == 1  # never none
+    assert _filtered_rows(10, [("nation", "==", "A")] * 3, distinct, unknown) == 1  # never none
     # With the column's smallest and largest value, a range keeps its share of them.
     bounds = {"day": (0, 99), "when": (dt.date(2024, 1, 1), dt.date(2024, 12, 31))}.get
     assert _filtered_rows(9000, [("day", ">=", 10), ("day", "<", 19)], distinct, bounds) == 810
@@ -117,7 +118,7 @@ def test_scan_filters_keep_their_share_of_the_rows():
                                 ("when", "<", dt.date(2024, 4, 1))], distinct, bounds) == 31
     # a value the bounds cannot place (a string): a third
     assert _filtered_rows(9000, [("day", "<", "x")], distinct, bounds) == 3000
-    assert _filtered_rows(0, [("flag", "==", "R")], distinct) == 0
+    assert _filtered_rows(0, [("flag", "==", "R")], distinct, unknown) == 0
 
 
 def test_a_join_to_a_filtered_dimension_keeps_the_dimensions_share(tpch, compute_on):
