@@ -288,6 +288,23 @@ class GovernedSnapshot(Snapshot):
         raise AccessDenied(f"table {name!r}: column {column!r} is masked ({mask}); its range "
                            "is not readable")
 
+    def distinct(self, name: str, column: str) -> int:
+        """The estimate of the values the view shows, never of the raw ones (EXPLAIN prints
+        it): an unmasked column's as the catalog's (a range by :meth:`column_range`'s
+        rules); a column masked to NULL, one; to its year, the years of its range; under
+        any other mask, the table's rows, an upper bound that reads nothing."""
+        decision = self.decision(name)
+        decision.require([column])
+        mask = decision.masks[column]
+        if mask == "none":
+            return super().distinct(name, column)
+        if mask == "null":
+            return 1
+        if mask in ("birth_year", "death_year"):
+            low, high = self.column_range(name, column)
+            return high.year - low.year + 1
+        return self.rows(name)
+
     def _personal(self, name: str, column: str) -> bool:
         found = [c for c in self._raw_entry(name).columns if c.name == column]
         return bool(found) and found[0].sensitivity in ("personal", "personal_id")

@@ -78,8 +78,9 @@ class Snapshot:
 
     def distinct(self, table: str, column: str) -> int:
         """Estimated distinct values of a column, for planning (see
-        :func:`compute.tables.stats.distinct_estimate`)."""
-        return distinct_estimate(self.version(table), column)
+        :func:`compute.tables.stats.distinct_estimate`), an integer's or a date's from its
+        :meth:`value_range`, so a view's rules for ranges hold here too."""
+        return distinct_estimate(self.version(table), column, self.value_range(table, column))
 
     def value_range(self, table: str, column: str) -> tuple[Any, Any] | None:
         """Smallest and largest value of an integer or date column, for planning: its

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,27 +23,23 @@ from compute.tables.delta import Version
 FEW = 0.01
 
 
-def distinct_estimate(version: Version, column: str) -> int:
-    """Estimated distinct values of ``column`` in ``version`` (at most its rows)."""
+def distinct_estimate(version: Version, column: str, bounds: tuple[Any, Any] | None) -> int:
+    """Estimated distinct values of ``column`` in ``version`` (at most its rows); ``bounds``:
+    the column's smallest and largest value as the reader may know them (None: unknown)."""
     stored = version.schema.field(column).type
     rows = version.rows
     if not version.files or rows == 0:
         return 0
     found = None
     if pa.types.is_integer(stored) or pa.types.is_date(stored):
-        found = _span(version, column)
+        found = None if bounds is None else _span(*bounds)
     elif pa.types.is_string(stored) or pa.types.is_large_string(stored) or \
             pa.types.is_dictionary(stored):
         found = _sampled(version.files[0].path, column)
     return rows if found is None else min(found, rows)
 
 
-def _span(version: Version, column: str) -> int | None:
-    lows = [f.minimum.get(column) for f in version.files]
-    highs = [f.maximum.get(column) for f in version.files]
-    if any(v is None for v in [*lows, *highs]):
-        return None
-    low, high = min(lows), max(highs)
+def _span(low: Any, high: Any) -> int | None:
     if isinstance(low, dt.date) and isinstance(high, dt.date):
         return (high - low).days + 1
     if isinstance(low, int) and isinstance(high, int):

@@ -263,6 +263,24 @@ def test_the_planners_value_ranges_follow_the_views_rules(catalog: Catalog) -> N
     assert audit.value_range("residents", "birth_date") == \
         audit.column_range("residents", "birth_date") != raw
 
+
+def test_the_planners_distinct_counts_are_of_the_values_the_view_shows(
+        catalog: Catalog, db: duckdb.DuckDBPyConnection) -> None:
+    # EXPLAIN prints "about N groups" from these: a raw birth date's span in days would give
+    # away the oldest and the youngest person's distance, a raw sample a masked column's.
+    plain = Snapshot(catalog)
+    assert plain.distinct("residents", "birth_date") > 366 and \
+        plain.distinct("residents", "sex") == 2
+    years = db.execute("SELECT max(year(birth_date)) - min(year(birth_date)) + 1 "
+                       "FROM residents").fetchone()[0]
+    audit = snapshot_for(catalog, AUDIT, "11", PENSIONS)  # birth year; sex to NULL
+    assert audit.distinct("residents", "birth_date") == years
+    assert audit.distinct("residents", "sex") == 1
+    census = snapshot_for(catalog, STATS, None, CENSUS)  # partial IDs
+    assert census.distinct("residents", "resident_id") == plain.rows("residents")
+    with pytest.raises(AccessDenied, match=r"\['name'\] are not readable"):
+        census.distinct("residents", "name")
+
 # --- masked columns under every form of SQL ---------------------------------------------
 
 ATTEMPTS = [
