@@ -16,6 +16,7 @@ library chosen from the partition's type (:func:`frames.is_cudf`).
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from dataclasses import dataclass
@@ -156,34 +157,64 @@ def _joined(part: pd.DataFrame, rows: np.ndarray, side: HashedSide, side_rows: n
 
 def _key_index(part: pd.DataFrame, keys: list[str],
                packing: list[tuple[int, int]] | None = None) -> pd.Index:
-    """The keys of ``part``'s rows as one Index: packed by ``packing`` (a key outside the
-    side's range packs to -1, which the side never holds), else a column or a MultiIndex."""
+    """The keys of ``part``'s rows as one Index: packed by ``packing`` (see :func:`_packed`),
+    else a column or a MultiIndex."""
     if packing is not None:
-        packed = np.zeros(len(part), dtype=np.int64)
-        outside = np.zeros(len(part), dtype=bool)
-        for key, (low, span) in zip(keys, packing, strict=True):
-            values = _integers(part[key])
-            outside |= ~((values >= low) & (values < low + span))  # NULL (NaN): outside too
-            packed = packed * span + np.where(outside, 0, values - low).astype(np.int64)
-        return pd.Index(np.where(outside, -1, packed))
+        return pd.Index(_packed(part, keys, packing))
     if len(keys) == 1:
         return pd.Index(part[keys[0]])
     return pd.MultiIndex.from_arrays([part[key] for key in keys])
 
 
-def _integers(column: pd.Series) -> np.ndarray:
-    """A key column as numpy integers, or as floats with NaN for NULL and for a value that is
-    no integer (a nullable or float column probing an integer side): neither can match."""
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
-        return column.to_numpy()
+def _packed(part: pd.DataFrame, keys: list[str], packing: list[tuple[int, int]]
+            ) -> np.ndarray:
+    """``part``'s integer keys packed into one int64 each, in [0, spans' product): a row with
+    a key outside its range (or none, see :func:`_integers`) packs to that product, which
+    the side never holds."""
+    packed = np.zeros(len(part), dtype=np.int64)
+    outside = np.zeros(len(part), dtype=bool)
+    for key, (low, span) in zip(keys, packing, strict=True):
+        offsets = _offsets(part[key], low, span)
+        outside |= offsets == span
+        packed = packed * span + offsets
+    packed[outside] = math.prod(span for _, span in packing)
+    return packed
+
+
+def _offsets(column: pd.Series, low: int, span: int) -> np.ndarray:
+    """Each key of ``column`` less ``low``, or ``span`` where that is not in [0, span)."""
+    values, valid = _integers(column)
+    # Where the subtraction wraps, the value is out of range, and stays so as unsigned: the
+    # range is less than 2**62 wide (_packing).
+    offsets = np.minimum((values - low).view(np.uint64), np.uint64(span)).view(np.int64)
+    if valid is not None:
+        offsets[~valid] = span
+    return offsets
+
+
+def _integers(column: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """A key column as int64 values, and where each is an integer key at all (None: all):
+    NULL, a float with a fraction, or an integer past int64 is none, and matches nothing.
+    Exact: a nullable column's 18-digit keys do not pass through floats."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "i":
+        return column.to_numpy().astype(np.int64, copy=False), None
+    if pd.api.types.is_integer_dtype(dtype):  # nullable or unsigned
+        valid = column.notna().to_numpy()
+        values = column.to_numpy(dtype="uint64" if pd.api.types.is_unsigned_integer_dtype(
+            dtype) else "int64", na_value=0)
+        if values.dtype.kind == "u":
+            valid &= values <= np.iinfo(np.int64).max
+        return values.astype(np.int64), valid
     values = column.to_numpy(dtype="float64", na_value=np.nan)
-    return np.where(values == np.floor(values), values, np.nan)
+    valid = (values == np.floor(values)) & (np.abs(values) < 2.0**63)
+    return np.where(valid, values, 0).astype(np.int64), valid
 
 
 def _packing(side: pd.DataFrame, keys: list[str]) -> list[tuple[int, int]] | None:
     """How to pack several integer keys of ``side`` into one int64, if their ranges fit."""
     columns = [side[key] for key in keys]
-    if len(keys) < 2 or not all(isinstance(c.dtype, np.dtype) and c.dtype.kind in "iu"
+    if len(keys) < 2 or not all(isinstance(c.dtype, np.dtype) and c.dtype.kind == "i"
                                 for c in columns):
         return None
     if not len(side):

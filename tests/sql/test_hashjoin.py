@@ -149,6 +149,30 @@ def test_the_sides_hash_table_is_built_before_threads_share_it(side, keys):
     assert hashjoin.hash_side(side, keys).keys._engine.is_mapping_populated
 
 
+@pytest.mark.parametrize("spread", [1, 10**15])
+@pytest.mark.parametrize("how", ["inner", "preserve", "semi", "anti"])
+def test_packed_integer_keys_join_as_pandas_merge(spread, how):
+    # keys below, inside and above the side's ranges, repeated on both sides
+    rng = np.random.default_rng(7)
+    side = pd.DataFrame({"a": rng.integers(-50, 50, 300) * spread,
+                         "b": rng.integers(0, 3, 300), "v": np.arange(300)})
+    probing = pd.DataFrame({"p": rng.integers(-60, 60, 500) * spread,
+                            "q": rng.integers(-1, 4, 500), "x": np.arange(500)})
+    assert hashjoin.hash_side(side, ["a", "b"]).packing is not None
+    got = probe(probing, side, ["p", "q"], ["a", "b"], how)
+    assert_same_rows(got, merged(probing, side, ["p", "q"], ["a", "b"], how, False))
+
+
+def test_nullable_and_float_keys_probing_packed_keys_match_exactly():
+    big = 110105199001011234  # an 18-digit key: a float cannot tell it from its neighbours
+    side = pd.DataFrame({"a": [big, big + 2, 7], "b": [1, 1, 2], "v": [1, 2, 3]})
+    part = pd.DataFrame({"p": pd.array([big + 1, big, None, big + 2], dtype="Int64"),
+                         "f": [7.0, 7.5, np.nan, 6.999999], "q": [1, 1, 1, 2]})
+    assert hashjoin.hash_side(side, ["a", "b"]).packing is not None
+    assert probe(part, side, ["p", "q"], ["a", "b"], "inner")["v"].tolist() == [1]
+    assert probe(part.assign(q=2), side, ["f", "q"], ["a", "b"], "inner")["v"].tolist() == [3]
+
+
 def test_a_jobs_broadcast_side_is_indexed_with_its_hash_table_built():
     from compute.jobs._frames import KEY, _indexed_by_key
 
