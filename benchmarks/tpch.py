@@ -104,6 +104,7 @@ class DuckDB:
         import duckdb
 
         self.con = duckdb.connect(config={"threads": threads})
+        self.threads = threads
         for table in TABLES:
             files = ", ".join(f"'{f}'" for f in table_files(catalog, table))
             self.con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM read_parquet([{files}])')
@@ -116,8 +117,13 @@ class Polars:
     name = "polars"
 
     def __init__(self, catalog, threads: int) -> None:
+        # polars sizes its pool once, from POLARS_MAX_THREADS when it is first imported: a
+        # process that imported it already keeps its pool, whose size the records then give.
+        if "polars" not in sys.modules:
+            os.environ["POLARS_MAX_THREADS"] = str(threads)
         import polars as pl
 
+        self.threads = pl.thread_pool_size()
         self.context = pl.SQLContext({table: pl.scan_parquet(table_files(catalog, table))
                                       for table in TABLES})
 
@@ -196,7 +202,8 @@ def run_tpch(
         else:
             engine = DuckDB(catalog, threads) if name == "duckdb" else Polars(catalog, threads)
             records += _run_engine(engine, queries, repeat, expected, ordered[0],
-                                   scale_factor, 1, threads, {"backend": "cpu"}, results)
+                                   scale_factor, 1, engine.threads, {"backend": "cpu"},
+                                   results)
     print(times_table(records))
     return records
 
@@ -274,6 +281,9 @@ def times_table(records: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+_ENGINE_NAMES = {"duckdb": "DuckDB", "polars": "Polars"}
+
+
 def report_section(records: Sequence[Mapping[str, Any]]) -> str:
     """The Markdown section of the latest TPC-H run in ``records`` ('' when none)."""
     tpch = [r for r in records if r.get("kind") == "tpch"]
@@ -285,10 +295,13 @@ def report_section(records: Sequence[Mapping[str, Any]]) -> str:
     rows = list(latest.values())
     sf = rows[-1]["scale_factor"]
     govgrid = next((r for r in rows if r["engine"] == "govgrid"), {})
+    threads = {r["engine"]: r["threads"] for r in rows if r["engine"] != "govgrid"}
     lines = [f"## TPC-H (scale factor {sf:g})", "",
              "Median wall time of each query; results checked equal to DuckDB's before "
-             f"timing. govgrid on {govgrid.get('workers', '?')} worker(s) "
-             f"({govgrid.get('backend', '?')}); DuckDB and Polars with as many threads.", "",
+             f"timing. govgrid on {govgrid.get('workers', '?')} worker(s) of "
+             f"{govgrid.get('threads', '?')} thread(s) ({govgrid.get('backend', '?')})"
+             + "".join(f"; {_ENGINE_NAMES.get(e, e)} with {n} thread(s)"
+                       for e, n in threads.items()) + ".", "",
              times_table(rows), ""]
     for r in rows:
         if r["status"] != "ok":

@@ -3,6 +3,8 @@ before they are timed, as JSON lines and a report section."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,23 @@ def test_every_engine_runs_checks_and_reports(cache: Path, tmp_path: Path) -> No
     assert f"## TPC-H (scale factor {SCALE})" in report
     assert "| **total (3 queries all ran)** |" in report
     assert all(f"| {query} | " in report for query in QUERIES)
+    threads = {r["engine"]: r["threads"] for r in records}
+    assert threads["duckdb"] == 2
+    assert f"DuckDB with 2 thread(s); Polars with {threads['polars']} thread(s)." in report
+
+
+def test_polars_gets_as_many_threads_as_the_workers(cache: Path, tmp_path: Path) -> None:
+    # A fresh process, as `govgrid bench` is: polars would take every core (2 on CI) if left
+    # to itself, and the report would compare one worker with two threads.
+    results = tmp_path / "results.jsonl"
+    subprocess.run([sys.executable, "-m", "compute.cli", "bench", "tpch", "--scale-factor",
+                    SCALE, "--queries", "6", "--engines", "duckdb,polars", "--workers", "1",
+                    "--repeat", "1", "--cache", str(cache), "--results", str(results)],
+                   check=True, capture_output=True)
+    assert {r["engine"]: r["threads"] for r in read_records(results)} == {
+        "duckdb": 1, "polars": 1}
+    assert "DuckDB with 1 thread(s); Polars with 1 thread(s)." in \
+        (tmp_path / "tpch.md").read_text()
 
 
 def test_a_result_unlike_duckdbs_is_a_mismatch_and_not_timed(cache, tmp_path, monkeypatch):
