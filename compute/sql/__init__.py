@@ -20,7 +20,7 @@ from sqlglot import exp
 from compute.planner import one_memory_reading
 from compute.sql.errors import SqlError
 from compute.sql.execute import Planner
-from compute.sql.rewrite import DIALECT, check, optimise, parse
+from compute.sql.rewrite import DIALECT, check, desugared, optimise, parse
 from compute.sql.source import TableSource
 
 __all__ = ["Query", "SqlError", "TableSource", "plan", "sql"]
@@ -48,7 +48,7 @@ def plan(source: TableSource, query: str) -> Query:
 
     Raises SqlError for invalid or unsupported SQL, CatalogError for an unknown table.
     """
-    tree = parse(query)
+    tree = desugared(parse(query))
     check(tree)
     optimised = optimise(tree, source)
     planner = Planner(source)

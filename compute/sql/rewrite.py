@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer import optimizer
 from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
+from sqlglot.transforms import eliminate_qualify
 
 from compute.sql.errors import SqlError, unsupported
 from compute.sql.functions import FUNCTIONS
@@ -64,6 +65,49 @@ def check(tree: exp.Expr) -> None:
             # sqlglot would unnest it into a join, repeating rows instead of failing
             raise unsupported(node, "scalar subquery that may return more than one row "
                                     "(aggregate it, or LIMIT 1)")
+
+
+def desugared(tree: exp.Expr) -> exp.Expr:
+    """``tree`` with shorthands spelled out in what the executor runs (each as PostgreSQL
+    and DuckDB define it):
+
+    - ``agg(x) FILTER (WHERE c)``: ``agg(CASE WHEN c THEN x END)``, and ``COUNT(*) FILTER
+      (WHERE c)`` counts ``CASE WHEN c THEN 1 END``;
+    - ``NULLIF(a, b)``: ``CASE WHEN a = b THEN NULL ELSE a END``;
+    - ``x = ANY (subquery)``: ``x IN (subquery)``;
+    - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
+    """
+    return tree.transform(_spelled_out).transform(eliminate_qualify)
+
+
+def _spelled_out(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Filter):
+        return _filtered_aggregate(node)
+    if isinstance(node, exp.Nullif):
+        value = node.this
+        return exp.Case(ifs=[exp.If(this=exp.EQ(this=value.copy(), expression=node.expression),
+                                    true=exp.Null())], default=value.copy())
+    if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any) \
+            and isinstance(node.expression.this, (exp.Query, exp.Subquery)):
+        return exp.In(this=node.this, query=node.expression.this)
+    return node
+
+
+def _filtered_aggregate(node: exp.Filter) -> exp.Expr:
+    aggregate, condition = node.this, node.expression.this
+    if not isinstance(aggregate, exp.AggFunc) or aggregate.expressions \
+            or aggregate.args.get("expression") is not None:
+        raise unsupported(node, "FILTER on anything but an aggregate of one argument")
+    argument = aggregate.this
+    distinct = isinstance(argument, exp.Distinct)
+    values = argument.expressions if distinct else [argument]
+    if len(values) != 1:
+        raise unsupported(node, "FILTER on an aggregate of several values")
+    value = exp.Literal.number(1) if isinstance(values[0], exp.Star) else values[0]
+    kept = exp.Case(ifs=[exp.If(this=condition, true=value)])
+    aggregate = aggregate.copy()
+    aggregate.set("this", exp.Distinct(expressions=[kept]) if distinct else kept)
+    return aggregate
 
 
 def _is_scalar_subquery(node: exp.Expr) -> bool:

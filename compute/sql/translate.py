@@ -186,6 +186,27 @@ def _binary(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     return translate
 
 
+def _subtract(node: exp.Sub, compile_node: Compile) -> Fn:
+    """``a - b``; of two DATEs the days between, an integer (PostgreSQL's and DuckDB's DATE -
+    DATE), where the engine's dates would give an interval."""
+    difference = _binary(operator.sub)(node, compile_node)
+    if not (_is_date(node.this) and _is_date(node.expression)):
+        return difference
+
+    def run(part: pd.DataFrame) -> Any:
+        delta = difference(part)
+        if delta is None:
+            return None
+        return delta.dt.days if is_column(delta) else delta.days
+
+    return run
+
+
+def _is_date(node: exp.Expr) -> bool:
+    """Whether the optimiser typed ``node`` DATE (from the tables' schemas)."""
+    return node.type is not None and node.type.this == exp.DataType.Type.DATE
+
+
 def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         left, right = compile_node(node.this), compile_node(node.expression)
@@ -596,7 +617,7 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Paren: _inner,
     exp.Alias: _inner,
     exp.Add: _binary(operator.add),
-    exp.Sub: _binary(operator.sub),
+    exp.Sub: _subtract,
     exp.Mul: _binary(operator.mul),
     exp.Div: _binary(frames.true_divide),
     exp.Mod: _binary(frames.remainder),

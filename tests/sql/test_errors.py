@@ -34,6 +34,10 @@ REFUSED = {
     "lateral join": ("SELECT a\nFROM t, LATERAL (SELECT a + 1 AS c) AS l", "LATERAL", 2),
     "unknown function": ("SELECT a,\n  no_such_function(b) AS c FROM t",
                          "unknown function no_such_function", 2),
+    "filter on a window function": ("SELECT a,\n  ROW_NUMBER() FILTER (WHERE a > 1) OVER () "
+                                    "FROM t", "FILTER on anything but an aggregate", 2),
+    "filter on several values": ("SELECT COUNT(DISTINCT a, b) FILTER (WHERE a > 1) FROM t",
+                                 "FILTER on an aggregate of several values", 1),
 }
 
 

@@ -64,6 +64,13 @@ EXPRESSIONS = {
                "TRIM(name) AS t, name || '-' || grp AS cat, LENGTH(name) AS len FROM people",
     "three_valued": "SELECT id FROM people WHERE NOT (score > 2) OR grp IN ('c', NULL)",
     "in_between": "SELECT id, score BETWEEN 2 AND 4 AS b, grp NOT IN ('a', 'b') AS n FROM people",
+    # DATE - DATE is the days between, an integer, as in PostgreSQL and DuckDB
+    "date_differences": "SELECT id, born - DATE '1990-01-01' AS d, DATE '2024-01-01' - born "
+                        "AS e, (born - DATE '1990-01-01') / 7 AS w, DATE '2024-03-01' - "
+                        "DATE '2024-02-01' AS c FROM people WHERE born - DATE '1980-01-01' > 0 "
+                        "OR born IS NULL",
+    "nullif": "SELECT id, NULLIF(grp, 'a') AS g, amount / NULLIF(amount - 30, 0) AS r, "
+              "NULLIF(score, NULL) AS s, NULLIF(NULL, 1) AS n FROM people",
     "arithmetic": "SELECT id, -amount + id * 2 AS a, amount % 7 AS m, score / 0 AS z, "
                   "ROUND(score / 3, 2) AS r, ABS(score - 4) AS ab FROM people",
 }
@@ -122,6 +129,10 @@ RELATIONAL = {
     "cube": "SELECT grp, city, SUM(score) AS s FROM people GROUP BY CUBE (grp, city)",
     "grouping_sets": "SELECT grp, city, MAX(amount) AS m FROM people "
                      "GROUP BY GROUPING SETS ((grp), (city), ())",
+    "aggregate_filter": "SELECT grp, COUNT(*) FILTER (WHERE score > 2) AS n, SUM(amount) "
+                        "FILTER (WHERE city = 'x') AS s, COUNT(DISTINCT city) FILTER (WHERE "
+                        "amount > 20) AS c, AVG(score) FILTER (WHERE name IS NOT NULL) AS a, "
+                        "MAX(born) FILTER (WHERE grp IS NULL) AS m FROM people GROUP BY grp",
     "count_distinct": "SELECT grp, COUNT(DISTINCT city) AS cities, COUNT(city) AS c, "
                       "SUM(score) AS s FROM people GROUP BY grp HAVING COUNT(*) > 1",
     "shared_operands": "SELECT grp, SUM(score) AS s, AVG(score) AS a, COUNT(score) AS c, "
@@ -134,6 +145,10 @@ RELATIONAL = {
     "intersect": "SELECT grp FROM people INTERSECT SELECT city FROM people",
     "except": "SELECT id FROM people EXCEPT SELECT person FROM visits",
     "in_subquery": "SELECT id FROM people WHERE id IN (SELECT person FROM visits)",
+    "any_subquery": "SELECT id FROM people WHERE id = ANY (SELECT person FROM visits "
+                    "WHERE cost > 2)",
+    "qualify": "SELECT id, grp, amount FROM people "
+               "QUALIFY ROW_NUMBER() OVER (PARTITION BY grp ORDER BY amount DESC) = 1",
     "not_in_with_null": "SELECT id FROM people WHERE id NOT IN (SELECT person FROM visits)",
     "not_in": "SELECT id FROM people WHERE id NOT IN "
               "(SELECT person FROM visits WHERE person IS NOT NULL)",
