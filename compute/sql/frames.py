@@ -21,6 +21,8 @@ lists each difference with the cuDF source it was checked against.
 - ``to_datetime``, ``to_numeric``: functions of the library, not methods; cuDF guesses a
   date format from the first string even when it is NULL.
 - ``calendar``: cuDF adds ``cudf.DateOffset``, not ``pd.DateOffset``, to a datetime column.
+- ``first_day``: neither library floors a date to its month (``dt.floor`` takes fixed
+  frequencies); both assemble dates from year, month and day columns, a library function.
 - ``matches_whole``: libcudf's regex engine has no inline flags and its ``$`` also matches
   before a final newline.
 - ``sort_stable``: cuDF always sorts stably and warns when asked for ``kind="stable"``.
@@ -197,6 +199,21 @@ def calendar(offset: Any, other: Any) -> Any:
     if isinstance(offset, pd.DateOffset) and is_cudf(other):
         return library(other).DateOffset(**offset.kwds)
     return offset
+
+
+def first_day(dates: Any, unit: str) -> Any:
+    """``dates`` (datetime64) cut back to the first day of their ``unit``: "year", "quarter"
+    or "month" (SQL's DATE_TRUNC), as ``datetime64[s]``; NULL stays NULL."""
+    month = dates.dt.month
+    if unit == "year":
+        month = 1
+    elif unit == "quarter":
+        month = (month - 1) // 3 * 3 + 1
+    elif unit != "month":
+        raise ValueError(f"no first day of a {unit!r}")
+    lib = library(dates)
+    fields = lib.DataFrame({"year": dates.dt.year, "month": month, "day": 1}, index=dates.index)
+    return lib.to_datetime(fields).astype(DATE_DTYPE)
 
 
 # -- strings and sorting ---------------------------------------------------------------------

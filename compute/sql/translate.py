@@ -547,6 +547,65 @@ def _extract(node: exp.Extract, compile_node: Compile) -> Fn:
     return run
 
 
+def _date_part(field: str) -> Callable[[exp.Expr, Compile], Fn]:
+    """``YEAR(d)``, ``MONTH(d)``, ...: ``EXTRACT(field FROM d)``."""
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        return _extract(exp.Extract(this=exp.var(field), expression=node.this), compile_node)
+
+    return translate
+
+
+# DATE_TRUNC's units: to the first day of a calendar unit (frames.first_day), or to a fixed
+# length of time that both libraries floor to (dt.floor).
+FIRST_DAY_UNITS = ("year", "quarter", "month")
+FLOOR_UNITS = {"day": "D", "hour": "h", "minute": "min", "second": "s"}
+
+
+def _date_trunc(node: exp.Expr, compile_node: Compile) -> Fn:
+    unit = node.args.get("unit")
+    unit = unit.name.lower() if unit is not None else ""
+    if unit not in FIRST_DAY_UNITS and unit not in FLOOR_UNITS:
+        raise unsupported(node, f"DATE_TRUNC to {unit or 'an unnamed unit'}")
+    inner = compile_node(node.this)
+
+    def truncated(dates: Any) -> Any:
+        dates = dates if dates.dtype.kind == "M" else frames.to_datetime(dates)
+        if unit in FIRST_DAY_UNITS:
+            return frames.first_day(dates, unit)
+        return dates.dt.floor(FLOOR_UNITS[unit])
+
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        if _is_null(value) is True:
+            return None
+        if is_column(value):
+            return truncated(value)
+        return truncated(pd.Series([pd.Timestamp(value)]).astype(DATE_DTYPE)).iloc[0]
+
+    return run
+
+
+def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    """``FLOOR(x)`` and ``CEIL(x)``: numpy's ufunc, which cuDF Series take too; integers
+    are whole already."""
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        if node.args.get("decimals") is not None or node.args.get("to") is not None:
+            raise unsupported(node, f"{node.sql_name()} with a second argument")
+        inner = compile_node(node.this)
+
+        def run(part: pd.DataFrame) -> Any:
+            value = inner(part)
+            if _is_null(value) is True:
+                return None
+            if is_column(value) and value.dtype.kind in "iu":
+                return value
+            return direction(value)
+
+        return run
+
+    return translate
+
+
 def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         inner = compile_node(node.this)
@@ -555,11 +614,20 @@ def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
     return translate
 
 
+TRIM_SIDES = {"LEADING": "lstrip", "TRAILING": "rstrip", "BOTH": "strip", "": "strip"}
+
+
 def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
-    if node.args.get("expression") is not None or node.args.get("position"):
-        raise unsupported(node, "TRIM with characters or a position")
+    """TRIM, LTRIM and RTRIM: spaces, or the characters of a literal string, from both
+    ends, the start or the end."""
+    characters = node.args.get("expression")
+    if characters is not None and not (isinstance(characters, exp.Literal)
+                                       and characters.is_string):
+        raise unsupported(node, "TRIM of characters other than a literal string")
+    side = TRIM_SIDES[(node.args.get("position") or "").upper()]
+    strip = " " if characters is None else characters.this
     inner = compile_node(node.this)
-    return lambda part: _series(inner(part), part).str.strip(" ")
+    return lambda part: getattr(_series(inner(part), part).str, side)(strip)
 
 
 def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
@@ -640,6 +708,14 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.DateAdd: _date_add(+1),
     exp.DateSub: _date_add(-1),
     exp.Extract: _extract,
+    exp.Year: _date_part("year"),
+    exp.Quarter: _date_part("quarter"),
+    exp.Month: _date_part("month"),
+    exp.Day: _date_part("day"),
+    exp.DayOfWeek: _date_part("dow"),
+    exp.DayOfYear: _date_part("doy"),
+    exp.DateTrunc: _date_trunc,
+    exp.TimestampTrunc: _date_trunc,
     exp.Upper: _string_method("upper"),
     exp.Lower: _string_method("lower"),
     exp.Length: _string_method("len"),
@@ -649,4 +725,6 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Concat: _concat,
     exp.Round: _round,
     exp.Abs: _function(abs),
+    exp.Floor: _rounded(np.floor),
+    exp.Ceil: _rounded(np.ceil),
 }

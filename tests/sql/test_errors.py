@@ -87,6 +87,8 @@ OTHER_REFUSALS = {
     "SELECT a FROM t x WHERE a NOT IN (SELECT a FROM t y WHERE y.b = x.b)":
         "NOT IN with a correlated subquery",
     "SELECT a FROM t WHERE a > 1 OR EXISTS (SELECT 1 FROM t)": "subquery",
+    "SELECT DATE_TRUNC('week', a) FROM t": "DATE_TRUNC to week",
+    "SELECT TRIM(b, b) FROM t": "TRIM of characters other than a literal string",
 }
 
 

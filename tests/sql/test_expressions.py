@@ -58,10 +58,18 @@ EXPRESSIONS = {
              "born + INTERVAL 1 YEAR AS y, born < DATE '1990-01-31' AS before FROM people",
     "extract": "SELECT id, EXTRACT(year FROM born) AS y, EXTRACT(month FROM born) AS m, "
                "EXTRACT(day FROM born) AS d, EXTRACT(quarter FROM born) AS q FROM people",
+    "date_parts": "SELECT id, YEAR(born) AS y, QUARTER(born) AS q, MONTH(born) AS m, "
+                  "DAY(born) AS d, DAYOFWEEK(born) AS w, DAYOFYEAR(born) AS j, "
+                  "DATE_TRUNC('month', born) AS tm, DATE_TRUNC('quarter', born) AS tq, "
+                  "DATE_TRUNC('year', born) AS ty, DATE_TRUNC('day', born) AS td, "
+                  "DATE_TRUNC('month', DATE '2024-11-15') AS literal FROM people",
     "like": "SELECT id, name LIKE '%n%' AS has_n, name NOT LIKE '_o%' AS not_o, "
             "name ILIKE 'A%' AS a FROM people",
     "strings": "SELECT id, SUBSTRING(name, 2, 2) AS sub, UPPER(name) AS up, LOWER(name) AS lo, "
                "TRIM(name) AS t, name || '-' || grp AS cat, LENGTH(name) AS len FROM people",
+    "floor_ceil_trim": "SELECT id, FLOOR(score) AS f, CEIL(score / 2) AS c, FLOOR(amount) AS i, "
+                       "FLOOR(-2.5) AS k, LTRIM(name) AS l, RTRIM(name) AS r, "
+                       "TRIM(name, ' A') AS t FROM people",
     "three_valued": "SELECT id FROM people WHERE NOT (score > 2) OR grp IN ('c', NULL)",
     "in_between": "SELECT id, score BETWEEN 2 AND 4 AS b, grp NOT IN ('a', 'b') AS n FROM people",
     # DATE - DATE is the days between, an integer, as in PostgreSQL and DuckDB
@@ -133,6 +141,8 @@ RELATIONAL = {
                         "FILTER (WHERE city = 'x') AS s, COUNT(DISTINCT city) FILTER (WHERE "
                         "amount > 20) AS c, AVG(score) FILTER (WHERE name IS NOT NULL) AS a, "
                         "MAX(born) FILTER (WHERE grp IS NULL) AS m FROM people GROUP BY grp",
+    "by_month": "SELECT DATE_TRUNC('month', born) AS m, COUNT(*) AS n, SUM(amount) AS s "
+                "FROM people GROUP BY 1",
     "count_distinct": "SELECT grp, COUNT(DISTINCT city) AS cities, COUNT(city) AS c, "
                       "SUM(score) AS s FROM people GROUP BY grp HAVING COUNT(*) > 1",
     "shared_operands": "SELECT grp, SUM(score) AS s, AVG(score) AS a, COUNT(score) AS c, "
