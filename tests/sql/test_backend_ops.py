@@ -182,6 +182,22 @@ def test_kernel_dates_become_datetime64_seconds(backend):
     assert_column(got, [pd.Timestamp(d) if d else None for d in dates], INDEX[:3])
 
 
+FIRST_MONTH = {"year": lambda month: 1, "quarter": lambda month: (month - 1) // 3 * 3 + 1,
+               "month": lambda month: month}
+
+
+@pytest.mark.parametrize("unit", FIRST_MONTH)
+def test_first_day_of_the_year_quarter_or_month(backend, unit):
+    days = [dt.date(2024, 2, 29), None, dt.date(1949, 12, 31), dt.date(2000, 1, 1),
+            dt.date(1999, 5, 17)]
+    column = backend(pd.Series(pd.to_datetime(days), index=INDEX[:5]).astype(DATE_DTYPE))
+    got = frames.first_day(column, unit)
+    assert str(got.dtype) == DATE_DTYPE
+    expected = [pd.Timestamp(d.replace(month=FIRST_MONTH[unit](d.month), day=1)) if d else None
+                for d in days]
+    assert_column(got, expected, INDEX[:5])
+
+
 def _add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
