@@ -46,11 +46,13 @@ from compute.sql.translate import (
     true_rows,
 )
 
-# Elements whose values are identifiers: joined on packed int64 keys, by the element's kernel.
-PACKERS: dict[str, Callable[[Any], Any]] = {
-    "resident_id": kernels.pack_resident_id,
-    "legal_rep_id": kernels.pack_resident_id,
-    "uscc": kernels.pack_uscc,
+# Elements whose values are identifiers: joined on packed int64 keys, by the element's kernel,
+# and the key columns of its frame where it gives more than one key (a USCC's 17 characters
+# do not fit one int64: two keys); None where it gives one Series.
+PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
+    "resident_id": (kernels.pack_resident_id, None),
+    "legal_rep_id": (kernels.pack_resident_id, None),
+    "uscc": (kernels.pack_uscc, ("high", "low")),
 }
 AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *AGGREGATES)
@@ -463,12 +465,17 @@ class Planner:
         """
         left_fns, right_fns = {}, {}
         for i, (a, b) in enumerate(equi):
-            left_fns[f"_lk{i}"] = compile_expression(a, left.labels())
-            right_fns[f"_rk{i}"] = compile_expression(b, right.labels())
-            packer = _packer(a, left, b, right)
-            if packer is not None:
-                left_fns[f"_lk{i}"] = _packed(left_fns[f"_lk{i}"], packer)
-                right_fns[f"_rk{i}"] = _packed(right_fns[f"_rk{i}"], packer)
+            left_fn = compile_expression(a, left.labels())
+            right_fn = compile_expression(b, right.labels())
+            packing = _packer(a, left, b, right)
+            if packing is None:
+                left_fns[f"_lk{i}"], right_fns[f"_rk{i}"] = left_fn, right_fn
+                continue
+            packer, keys = packing
+            for key in keys or [None]:
+                suffix = i if key is None else f"{i}_{key}"
+                left_fns[f"_lk{suffix}"] = _packed(left_fn, packer, key)
+                right_fns[f"_rk{suffix}"] = _packed(right_fn, packer, key)
         left, right = _assigned(left, left_fns), _assigned(right, right_fns)
         casts = {k: c for k, j in zip(left_fns, right_fns, strict=True)
                  if (c := _common_dtype(left.frame.dtypes[k], right.frame.dtypes[j]))}
@@ -725,13 +732,14 @@ def _filter(part: pd.DataFrame, fn: Fn) -> pd.DataFrame:
 
 
 def _packer(a: exp.Expr, left: Relation, b: exp.Expr, right: Relation
-            ) -> Callable[[Any], Any] | None:
-    """The packing kernel when both keys are columns holding the same identifier element."""
+            ) -> tuple[Callable[[Any], Any], tuple[str, ...] | None] | None:
+    """The packing kernel and its key columns (see :data:`PACKERS`) when both keys are
+    columns holding the same identifier element."""
     if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
         return None
-    packer = PACKERS.get(left.elements.get(column_key(a), ""))
-    return packer if packer is not None and PACKERS.get(
-        right.elements.get(column_key(b), "")) is packer else None
+    packing = PACKERS.get(left.elements.get(column_key(a), ""))
+    return packing if packing is not None and PACKERS.get(
+        right.elements.get(column_key(b), "")) is packing else None
 
 
 def _common_dtype(a: Any, b: Any) -> str | None:
@@ -750,13 +758,16 @@ def _assigned(relation: Relation, fns: dict[str, Fn]) -> Relation:
     return replace(relation, frame=_mapped(relation.frame, _assign, fns))
 
 
-def _packed(fn: Fn, packer: Callable[[Any], Any]) -> Fn:
+def _packed(fn: Fn, packer: Callable[[Any], Any], key: str | None = None) -> Fn:
+    """``fn``'s identifiers packed by ``packer``: its Series, or its frame's column ``key``
+    (a kernel giving several keys runs once for each of them)."""
     def run(part: pd.DataFrame) -> pd.Series:
         keys = packer(evaluate(fn, part))
+        keys = keys if key is None else keys[key]
         return keys.where(keys >= 0)  # an invalid identifier never matches anything
 
     return tokenized(run, "packed", fn.__dask_tokenize__(),
-                     f"{packer.__module__}.{packer.__qualname__}")
+                     f"{packer.__module__}.{packer.__qualname__}", key)
 
 
 def _with_row_ids(part: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:

@@ -54,8 +54,14 @@ def hub(tmp_path_factory):
         "holder": held, "amount": [float(10 * (i + 1)) for i in range(len(held))],
         "other": [VALID[2]] * len(held)}))
     write_table(root, "firms", pd.DataFrame({"uscc": USCC, "legal_rep_id": VALID}))
+    # the same firms as another department holds them: lower case, padded, repeated; the
+    # invalid codes spelled exactly as the firms table has them
+    write_table(root, "licences", pd.DataFrame({
+        "holder_code": [USCC[0].lower(), f" {USCC[1]} ", USCC[1], USCC[2], USCC[3], None],
+        "licence": [f"L{i}" for i in range(6)]}))
     elements = {("registry", "证件号码"): "resident_id", ("benefits", "holder"): "resident_id",
-                ("firms", "uscc"): "uscc", ("firms", "legal_rep_id"): "legal_rep_id"}
+                ("firms", "uscc"): "uscc", ("firms", "legal_rep_id"): "legal_rep_id",
+                ("licences", "holder_code"): "uscc"}
     duck = duckdb_over(root)
     duck.register("valid_ids", pd.DataFrame({"id": [v for v in ids if is_valid(v)]}))
     return ParquetSource(root, elements), duck
@@ -81,6 +87,21 @@ def test_identifier_join_goes_through_packed_keys(hub, strategy):
         got = run(source, query)
     assert_same(got, duck.execute(oracle).df(), ordered=False)
     assert len(got) == 4  # VALID[0], VALID[1] twice (one lower-case x), VALID[3]
+
+
+@pytest.mark.parametrize("strategy", ["broadcast", "shuffle"])
+def test_uscc_join_goes_through_its_two_packed_keys(hub, strategy):
+    # A USCC packs into two int64 keys (high and low): both are the join's keys.
+    source, duck = hub
+    query = "SELECT f.uscc, l.licence FROM firms f JOIN licences l ON f.uscc = l.holder_code"
+    valid = [code for code in USCC if uscc.is_valid(code)]
+    oracle = ("SELECT f.uscc, l.licence FROM firms f JOIN licences l "
+              "ON f.uscc = upper(trim(l.holder_code)) WHERE f.uscc IN "
+              f"({', '.join(repr(code) for code in valid)})")
+    with dask.config.set({"govgrid.sql.join": strategy}):
+        got = run(source, query)
+    assert_same(got, duck.execute(oracle).df(), ordered=False)
+    assert sorted(got["licence"]) == ["L0", "L1", "L2"]
 
 
 def test_legal_representative_joins_residents_by_element(hub):
