@@ -615,17 +615,21 @@ def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
 
 
 TRIM_SIDES = {"LEADING": "lstrip", "TRAILING": "rstrip", "BOTH": "strip", "": "strip"}
+# What TRIM removes by default, as DuckDB: Unicode's space separators (Zs), the ideographic
+# space of Chinese text and the no-break space among them; not tabs or line breaks.
+SPACES = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+    "\u202f\u205f\u3000"
 
 
 def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
-    """TRIM, LTRIM and RTRIM: spaces, or the characters of a literal string, from both
-    ends, the start or the end."""
+    """TRIM, LTRIM and RTRIM: :data:`SPACES`, or the characters of a literal string, from
+    both ends, the start or the end."""
     characters = node.args.get("expression")
     if characters is not None and not (isinstance(characters, exp.Literal)
                                        and characters.is_string):
         raise unsupported(node, "TRIM of characters other than a literal string")
     side = TRIM_SIDES[(node.args.get("position") or "").upper()]
-    strip = " " if characters is None else characters.this
+    strip = SPACES if characters is None else characters.this
     inner = compile_node(node.this)
     return lambda part: getattr(_series(inner(part), part).str, side)(strip)
 

@@ -70,6 +70,9 @@ EXPRESSIONS = {
     "floor_ceil_trim": "SELECT id, FLOOR(score) AS f, CEIL(score / 2) AS c, FLOOR(amount) AS i, "
                        "FLOOR(-2.5) AS k, LTRIM(name) AS l, RTRIM(name) AS r, "
                        "TRIM(name, ' A') AS t FROM people",
+    # the ideographic and no-break spaces are trimmed, a tab is not
+    "unicode_spaces": "SELECT id, TRIM(name || '\u3000\u00a0') AS t, "
+                      "LTRIM('\u3000 ' || name) AS l, RTRIM(name || '\u2003\t') AS r FROM people",
     "three_valued": "SELECT id FROM people WHERE NOT (score > 2) OR grp IN ('c', NULL)",
     "in_between": "SELECT id, score BETWEEN 2 AND 4 AS b, grp NOT IN ('a', 'b') AS n FROM people",
     # DATE - DATE is the days between, an integer, as in PostgreSQL and DuckDB
