@@ -75,6 +75,8 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       (WHERE c)`` counts ``CASE WHEN c THEN 1 END``;
     - ``NULLIF(a, b)``: ``CASE WHEN a = b THEN NULL ELSE a END``;
     - ``x = ANY (subquery)``: ``x IN (subquery)``;
+    - ``STARTS_WITH(s, 'p')``, ``ENDS_WITH``, ``CONTAINS``: ``s LIKE 'p%'``, ``'%p'``,
+      ``'%p%'`` (a ``p`` holding ``%`` or ``_`` is left, and refused as a function);
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
     """
     return tree.transform(_spelled_out).transform(eliminate_qualify)
@@ -90,7 +92,17 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any) \
             and isinstance(node.expression.this, (exp.Query, exp.Subquery)):
         return exp.In(this=node.this, query=node.expression.this)
+    if isinstance(node, tuple(AFFIXES)) and isinstance(node.expression, exp.Literal) \
+            and node.expression.is_string and not set(node.expression.this) & set("%_"):
+        before, after = AFFIXES[type(node)]
+        return exp.Like(this=node.this,
+                        expression=exp.Literal.string(before + node.expression.this + after))
     return node
+
+
+# STARTS_WITH, ENDS_WITH and CONTAINS as the LIKE patterns around their literal text.
+AFFIXES: dict[type[exp.Expr], tuple[str, str]] = {
+    exp.StartsWith: ("", "%"), exp.EndsWith: ("%", ""), exp.Contains: ("%", "%")}
 
 
 def _filtered_aggregate(node: exp.Filter) -> exp.Expr:

@@ -645,6 +645,33 @@ def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
     return lambda part: _series(inner(part), part).str.slice(begin, stop)
 
 
+def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
+    """STRPOS(s, 'x') and POSITION('x' IN s): where ``x`` first starts in ``s``, from 1; 0
+    where it does not."""
+    substring = node.args.get("substr")
+    if not (isinstance(substring, exp.Literal) and substring.is_string) \
+            or node.args.get("position") is not None or node.args.get("occurrence") is not None:
+        raise unsupported(node, "STRPOS of anything but a literal string, from the start")
+    inner = compile_node(node.this)
+    return lambda part: _series(inner(part), part).str.find(substring.this) + 1
+
+
+def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
+    """LPAD and RPAD: filled with one character to ``width``, or cut to it (SQL keeps the
+    first ``width`` characters either way)."""
+    width, fill = node.expression, node.args.get("fill_pattern")
+    fill_text = " " if fill is None else fill.this if isinstance(fill, exp.Literal) else None
+    if not (isinstance(width, exp.Literal) and not width.is_string) or fill_text is None \
+            or len(fill_text) != 1:
+        name = "LPAD" if node.args.get("is_left") else "RPAD"
+        raise unsupported(node, f"{name} with a width or fill other than a number and one "
+                                "character")
+    size, side = int(width.this), "left" if node.args.get("is_left") else "right"
+    inner = compile_node(node.this)
+    return lambda part: _series(inner(part), part).str.pad(
+        size, side=side, fillchar=fill_text).str.slice(0, size)
+
+
 def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
     parts = [compile_node(e) for e in (node.expressions or [node.this, node.expression])]
 
@@ -725,6 +752,8 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Length: _string_method("len"),
     exp.Trim: _trim,
     exp.Substring: _substring,
+    exp.StrPosition: _position,
+    exp.Pad: _pad,
     exp.DPipe: _concat,
     exp.Concat: _concat,
     exp.Round: _round,

@@ -89,6 +89,9 @@ OTHER_REFUSALS = {
     "SELECT a FROM t WHERE a > 1 OR EXISTS (SELECT 1 FROM t)": "subquery",
     "SELECT DATE_TRUNC('week', a) FROM t": "DATE_TRUNC to week",
     "SELECT TRIM(b, b) FROM t": "TRIM of characters other than a literal string",
+    "SELECT STRPOS(b, b) FROM t": "STRPOS of anything but a literal string",
+    "SELECT LPAD(b, 3, 'ab') FROM t": "LPAD with a width or fill other than",
+    "SELECT STARTS_WITH(b, 'x%') FROM t": "unsupported function STARTS_WITH",
 }
 
 

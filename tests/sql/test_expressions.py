@@ -70,6 +70,10 @@ EXPRESSIONS = {
     "floor_ceil_trim": "SELECT id, FLOOR(score) AS f, CEIL(score / 2) AS c, FLOOR(amount) AS i, "
                        "FLOOR(-2.5) AS k, LTRIM(name) AS l, RTRIM(name) AS r, "
                        "TRIM(name, ' A') AS t FROM people",
+    "string_search": "SELECT id, STARTS_WITH(name, 'A') AS s, ENDS_WITH(name, 'n') AS e, "
+                     "CONTAINS(name, 'o') AS c, STRPOS(name, 'n') AS p, POSITION('b' IN name) "
+                     "AS q, LPAD(grp, 3, '0') AS l, RPAD(name, 4, '*') AS r FROM people "
+                     "WHERE NOT CONTAINS(city, 'z') OR city IS NULL",
     # the ideographic and no-break spaces are trimmed, a tab is not
     "unicode_spaces": "SELECT id, TRIM(name || '\u3000\u00a0') AS t, "
                       "LTRIM('\u3000 ' || name) AS l, RTRIM(name || '\u2003\t') AS r FROM people",
