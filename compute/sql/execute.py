@@ -1133,7 +1133,9 @@ def _replacing(replacements: dict[exp.Expr, str]) -> Callable[[exp.Expr], exp.Ex
     def replace(node: exp.Expr) -> exp.Expr:
         label = replacements.get(node)
         if label is not None and not isinstance(node, exp.Alias):
-            return exp.column(label)
+            column = exp.column(label)
+            column.type = node.type  # MAX(d) - MIN(d) of dates is still days
+            return column
         return node
 
     def rewrite(expression: exp.Expr) -> exp.Expr:

@@ -148,6 +148,10 @@ RELATIONAL = {
                         "FILTER (WHERE city = 'x') AS s, COUNT(DISTINCT city) FILTER (WHERE "
                         "amount > 20) AS c, AVG(score) FILTER (WHERE name IS NOT NULL) AS a, "
                         "MAX(born) FILTER (WHERE grp IS NULL) AS m FROM people GROUP BY grp",
+    "date_spans": "SELECT grp, MAX(born) - MIN(born) AS span, MAX(born) - DATE '1970-01-01' AS "
+                  "since FROM people GROUP BY grp",
+    "date_span_window": "SELECT id, born - MIN(born) OVER (PARTITION BY grp) AS after_first "
+                        "FROM people",
     "by_month": "SELECT DATE_TRUNC('month', born) AS m, COUNT(*) AS n, SUM(amount) AS s "
                 "FROM people GROUP BY 1",
     "count_distinct": "SELECT grp, COUNT(DISTINCT city) AS cities, COUNT(city) AS c, "
