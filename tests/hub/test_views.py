@@ -306,6 +306,12 @@ ATTEMPTS = [
     "SELECT Resident_Id FROM residents",
     "SELECT Resident_Id FROM RESIDENTS",
     "SELECT legal_rep_id FROM enterprises",
+    "SELECT resident_id FROM residents QUALIFY ROW_NUMBER() OVER (ORDER BY resident_id) <= 50",
+    "SELECT MIN(resident_id) FILTER (WHERE division_code > 0) AS lo FROM residents",
+    "SELECT NULLIF(resident_id, '') AS n, LTRIM(resident_id, '*') AS t, "
+    "LPAD(resident_id, 20, '0') AS p FROM residents",
+    "SELECT resident_id FROM residents WHERE STARTS_WITH(resident_id, '1') "
+    "OR CONTAINS(resident_id, '0')",
 ]
 # Refused for every caller here: the census grant lacks deaths and enterprises' IDs are
 # not granted to it either way, and the SQL layer looks unquoted table names up as written.
