@@ -173,26 +173,41 @@ def _nullable(result: Any, *operands: Any) -> Any:
 
 def _binary(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
-        left, right = compile_node(node.this), compile_node(node.expression)
-
-        def run(part: pd.DataFrame) -> Any:
-            a, b = left(part), right(part)
-            if _is_null(a) is True or _is_null(b) is True:
-                return None
-            return op(frames.calendar(a, b), frames.calendar(b, a))
-
-        return run
+        return _combined(op, compile_node(node.this), compile_node(node.expression))
 
     return translate
 
 
-def _subtract(node: exp.Sub, compile_node: Compile) -> Fn:
-    """``a - b``; of two DATEs the days between, an integer (PostgreSQL's and DuckDB's DATE -
-    DATE), where the engine's dates would give an interval."""
-    difference = _binary(operator.sub)(node, compile_node)
-    if not (_is_date(node.this) and _is_date(node.expression)):
-        return difference
+def _combined(op: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
+    """``op`` of two operands, NULL where either is NULL."""
+    def run(part: pd.DataFrame) -> Any:
+        a, b = left(part), right(part)
+        if _is_null(a) is True or _is_null(b) is True:
+            return None
+        return op(frames.calendar(a, b), frames.calendar(b, a))
 
+    return run
+
+
+def _dated(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    """``a + b`` and ``a - b`` with DuckDB's date arithmetic, where the optimiser typed the
+    operands: DATE - DATE is the days between (an integer), and DATE + or - an integer that
+    many days on or back (a DATE); the engine's dates would give an interval, or refuse the
+    integer."""
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        a, b = node.this, node.expression
+        if op is operator.sub and _is_date(a) and _is_date(b):
+            return _days_between(_combined(op, compile_node(a), compile_node(b)))
+        if _is_date(a) and _is_integer(b):
+            return _combined(op, compile_node(a), _as_days(compile_node(b)))
+        if op is operator.add and _is_integer(a) and _is_date(b):
+            return _combined(op, _as_days(compile_node(a)), compile_node(b))
+        return _binary(op)(node, compile_node)
+
+    return translate
+
+
+def _days_between(difference: Fn) -> Fn:
     def run(part: pd.DataFrame) -> Any:
         delta = difference(part)
         if delta is None:
@@ -202,9 +217,27 @@ def _subtract(node: exp.Sub, compile_node: Compile) -> Fn:
     return run
 
 
+def _as_days(count: Fn) -> Fn:
+    """An integer operand as that many days: a Timedelta, or a timedelta64 column (NULL
+    stays NULL on both libraries)."""
+    def run(part: pd.DataFrame) -> Any:
+        days = count(part)
+        if _is_null(days) is True:
+            return None
+        if is_column(days):
+            return (days * 86400).astype("timedelta64[s]")
+        return pd.Timedelta(days=int(days))
+
+    return run
+
+
 def _is_date(node: exp.Expr) -> bool:
     """Whether the optimiser typed ``node`` DATE (from the tables' schemas)."""
     return node.type is not None and node.type.this == exp.DataType.Type.DATE
+
+
+def _is_integer(node: exp.Expr) -> bool:
+    return node.type is not None and node.type.this in exp.DataType.INTEGER_TYPES
 
 
 def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
@@ -715,8 +748,8 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Boolean: _boolean_literal,
     exp.Paren: _inner,
     exp.Alias: _inner,
-    exp.Add: _binary(operator.add),
-    exp.Sub: _subtract,
+    exp.Add: _dated(operator.add),
+    exp.Sub: _dated(operator.sub),
     exp.Mul: _binary(operator.mul),
     exp.Div: _binary(frames.true_divide),
     exp.Mod: _binary(frames.remainder),

@@ -84,6 +84,10 @@ EXPRESSIONS = {
                         "AS e, (born - DATE '1990-01-01') / 7 AS w, DATE '2024-03-01' - "
                         "DATE '2024-02-01' AS c FROM people WHERE born - DATE '1980-01-01' > 0 "
                         "OR born IS NULL",
+    # DATE + or - an integer: that many days on or back, a DATE (DuckDB's)
+    "date_plus_days": "SELECT id, born + 30 AS a, born - 1 AS b, 7 + born AS c, "
+                      "born + CAST(amount AS INTEGER) AS d, DATE '2024-02-28' + 2 AS e FROM people "
+                      "WHERE born + 365 > DATE '1991-01-01'",
     "nullif": "SELECT id, NULLIF(grp, 'a') AS g, amount / NULLIF(amount - 30, 0) AS r, "
               "NULLIF(score, NULL) AS s, NULLIF(NULL, 1) AS n FROM people",
     "arithmetic": "SELECT id, -amount + id * 2 AS a, amount % 7 AS m, score / 0 AS z, "
