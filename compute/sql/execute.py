@@ -14,7 +14,6 @@ names between queries.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from compute.sql.rewrite import NULL_AWARE
 from compute.sql.source import Filter, TableSource
 from compute.sql.translate import (
     Fn,
+    as_column,
     column_key,
     compile_expression,
     compile_predicate,
@@ -45,6 +45,7 @@ from compute.sql.translate import (
     tokenized,
     true_rows,
 )
+from compute.tables.stats import ordinals
 
 # Elements whose values are identifiers: joined on packed int64 keys, by the element's kernel,
 # and the key columns of its frame where it gives more than one key (a USCC's 17 characters
@@ -457,33 +458,34 @@ class Planner:
 
     def _keys(self, left: Relation, right: Relation, equi: list[tuple[exp.Expr, exp.Expr]]
               ) -> tuple[Relation, Relation, list[str], list[str]]:
-        """Key columns ``_lk<i>`` / ``_rk<i>``; identifiers of one element packed to int64.
+        """Key columns ``_lk<i>`` / ``_rk<i>``; identifiers of one element packed to int64
+        (``_lk<i>_high`` and ``_lk<i>_low`` where the kernel gives two keys).
 
         A plain column is copied too: joined on the column itself, TPC-H q18's lineitem (read
         once for its group-by and for its join) had its probe fused otherwise by Dask, and
         the query took a third longer.
         """
-        left_fns, right_fns = {}, {}
+        left_fns, right_fns, left_keys, right_keys = {}, {}, [], []
         for i, (a, b) in enumerate(equi):
             left_fn = compile_expression(a, left.labels())
             right_fn = compile_expression(b, right.labels())
+            suffixes = [""]
             packing = _packer(a, left, b, right)
-            if packing is None:
-                left_fns[f"_lk{i}"], right_fns[f"_rk{i}"] = left_fn, right_fn
-                continue
-            packer, keys = packing
-            for key in keys or [None]:
-                suffix = i if key is None else f"{i}_{key}"
-                left_fns[f"_lk{suffix}"] = _packed(left_fn, packer, key)
-                right_fns[f"_rk{suffix}"] = _packed(right_fn, packer, key)
+            if packing is not None:
+                packer, parts = packing
+                left_fn, right_fn = _packed(left_fn, packer), _packed(right_fn, packer)
+                suffixes = [f"_{part}" for part in parts] if parts else suffixes
+            left_fns[f"_lk{i}"], right_fns[f"_rk{i}"] = left_fn, right_fn
+            left_keys += [f"_lk{i}{suffix}" for suffix in suffixes]
+            right_keys += [f"_rk{i}{suffix}" for suffix in suffixes]
         left, right = _assigned(left, left_fns), _assigned(right, right_fns)
-        casts = {k: c for k, j in zip(left_fns, right_fns, strict=True)
+        casts = {k: c for k, j in zip(left_keys, right_keys, strict=True)
                  if (c := _common_dtype(left.frame.dtypes[k], right.frame.dtypes[j]))}
         if casts:  # one key dtype on both sides (int32 and int64, int64 and Int64, ...)
             left.frame = left.frame.astype(casts)
             right.frame = right.frame.astype({j: casts[k] for k, j in zip(
-                left_fns, right_fns, strict=True) if k in casts})
-        return left, right, list(left_fns), list(right_fns)
+                left_keys, right_keys, strict=True) if k in casts})
+        return left, right, left_keys, right_keys
 
     def _choose(self, name: str, left: Relation, right: Relation, how: str
                 ) -> tuple[JoinChoice, str]:
@@ -720,7 +722,16 @@ def _mapped(frame: dd.DataFrame, task: Callable[..., Any], fns: Fn | dict[str, F
 
 
 def _assign(part: pd.DataFrame, fns: dict[str, Fn]) -> pd.DataFrame:
-    return part.assign(**{label: evaluate(fn, part) for label, fn in fns.items()})
+    """``part`` with a column per function of ``fns``; a function giving a frame (an
+    identifier packed into several keys) gives its columns, ``<label>_<column>``."""
+    columns = {}
+    for label, fn in fns.items():
+        value = fn(part)
+        if frames.is_frame(value):
+            columns.update({f"{label}_{name}": value[name] for name in value.columns})
+        else:
+            columns[label] = as_column(value, part)
+    return part.assign(**columns)
 
 
 def _project(part: pd.DataFrame, fns: dict[str, Fn]) -> pd.DataFrame:
@@ -758,16 +769,14 @@ def _assigned(relation: Relation, fns: dict[str, Fn]) -> Relation:
     return replace(relation, frame=_mapped(relation.frame, _assign, fns))
 
 
-def _packed(fn: Fn, packer: Callable[[Any], Any], key: str | None = None) -> Fn:
-    """``fn``'s identifiers packed by ``packer``: its Series, or its frame's column ``key``
-    (a kernel giving several keys runs once for each of them)."""
-    def run(part: pd.DataFrame) -> pd.Series:
+def _packed(fn: Fn, packer: Callable[[Any], Any]) -> Fn:
+    """``fn``'s identifiers packed by ``packer``: a Series of keys, or a frame of them."""
+    def run(part: pd.DataFrame) -> Any:
         keys = packer(evaluate(fn, part))
-        keys = keys if key is None else keys[key]
         return keys.where(keys >= 0)  # an invalid identifier never matches anything
 
     return tokenized(run, "packed", fn.__dask_tokenize__(),
-                     f"{packer.__module__}.{packer.__qualname__}", key)
+                     f"{packer.__module__}.{packer.__qualname__}")
 
 
 def _with_row_ids(part: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
@@ -1338,7 +1347,7 @@ def _range_share(bounds: tuple[Any, Any] | None, terms: list[tuple[str, Any]]
     compared are all integers or all dates."""
     if bounds is None:
         return None
-    steps = _steps([*bounds, *(value for _, value in terms)])
+    steps = ordinals([*bounds, *(value for _, value in terms)])
     if steps is None:
         return None
     low, high = steps[0], steps[1] + 1  # the values kept: low <= v < high
@@ -1349,15 +1358,6 @@ def _range_share(bounds: tuple[Any, Any] | None, terms: list[tuple[str, Any]]
         else:
             start = max(start, value + (op == ">"))
     return max(stop - start, 0) / max(high - low, 1)
-
-
-def _steps(values: list[Any]) -> list[int] | None:
-    """``values`` as integers (dates as day numbers) when all are integers or all dates."""
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return values
-    if all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
-        return [v.toordinal() for v in values]
-    return None
 
 
 def _joined_rows(left_rows: int, left_distinct: dict[str, int], right_rows: int,

@@ -67,6 +67,11 @@ def is_column(value: Any) -> bool:
     return hasattr(value, "dtype") and hasattr(value, "index")
 
 
+def is_frame(value: Any) -> bool:
+    """Whether ``value`` is a frame (pandas or cuDF DataFrame): several columns."""
+    return hasattr(value, "columns") and not hasattr(value, "dtype")
+
+
 # -- NULLs and three-valued logic ------------------------------------------------------------
 
 

@@ -88,7 +88,7 @@ def _hub_function(node: exp.Func, compile_node: Compile) -> Fn:
     operands = node.expressions if isinstance(node, exp.Anonymous) else [
         v for v in node.args.values() if isinstance(v, exp.Expr)]
     arguments = [compile_node(a) for a in operands]
-    return lambda part: function(*(_series(a(part), part) for a in arguments))
+    return lambda part: function(*(as_column(a(part), part) for a in arguments))
 
 
 def column_key(column: exp.Column) -> str:
@@ -98,7 +98,7 @@ def column_key(column: exp.Column) -> str:
 
 def evaluate(fn: Fn, part: pd.DataFrame) -> pd.Series:
     """``fn`` over ``part`` as a Series aligned with it (scalars broadcast)."""
-    return _series(fn(part), part)
+    return as_column(fn(part), part)
 
 
 def true_rows(mask: Any, part: pd.DataFrame) -> Any:
@@ -142,7 +142,8 @@ def constant(value: Any, part: Any) -> Any:
     return column.astype(dtype) if dtype is not None else column
 
 
-def _series(value: Any, part: Any) -> Any:
+def as_column(value: Any, part: Any) -> Any:
+    """``value`` as a column of ``part``: a column as it is, a scalar broadcast."""
     return value if is_column(value) else constant(value, part)
 
 
@@ -196,13 +197,14 @@ def _dated(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     integer."""
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         a, b = node.this, node.expression
+        left, right = compile_node(a), compile_node(b)
         if op is operator.sub and _is_date(a) and _is_date(b):
-            return _days_between(_combined(op, compile_node(a), compile_node(b)))
+            return _days_between(_combined(op, left, right))
         if _is_date(a) and _is_integer(b):
-            return _combined(op, compile_node(a), _as_days(compile_node(b)))
-        if op is operator.add and _is_integer(a) and _is_date(b):
-            return _combined(op, _as_days(compile_node(a)), compile_node(b))
-        return _binary(op)(node, compile_node)
+            right = _as_days(right)
+        elif op is operator.add and _is_integer(a) and _is_date(b):
+            left = _as_days(left)
+        return _combined(op, left, right)
 
     return translate
 
@@ -381,7 +383,7 @@ def _in(node: exp.In, compile_node: Compile) -> Fn:
     values = [v for v in values if v is not None]
 
     def run(part: pd.DataFrame) -> Any:
-        column = _series(inner(part), part)
+        column = as_column(inner(part), part)
         result = _nullable(column.isin(values), column)
         return result.mask(~result.fillna(True)) if has_null else result
 
@@ -409,7 +411,7 @@ def _like(case_insensitive: bool) -> Callable[[exp.Expr, Compile], Fn]:
         inner = compile_node(node.this)
 
         def run(part: pd.DataFrame) -> Any:
-            column = _series(inner(part), part)
+            column = as_column(inner(part), part)
             return _nullable(frames.matches_whole(column, body, case_insensitive), column)
 
         return run
@@ -430,9 +432,9 @@ def _case(node: exp.Case, compile_node: Compile) -> Fn:
     def run(part: pd.DataFrame) -> pd.Series:
         result = otherwise(part)
         for condition, value in reversed(compiled):
-            mask = _series(condition(part), part)
+            mask = as_column(condition(part), part)
             result = _choose(mask, value(part), result, part)
-        return _series(result, part)
+        return as_column(result, part)
 
     return run
 
@@ -444,8 +446,8 @@ def _choose(mask: Any, then: Any, otherwise: Any, part: Any) -> Any:
     if then is None and otherwise is None:
         return None
     if then is None:
-        return _series(otherwise, part).mask(mask)
-    then = _series(then, part)
+        return as_column(otherwise, part).mask(mask)
+    then = as_column(then, part)
     return then.where(mask) if otherwise is None else then.where(mask, otherwise)
 
 
@@ -466,7 +468,7 @@ def _coalesce(node: exp.Coalesce, compile_node: Compile) -> Fn:
             elif (value := following(part)) is not None:
                 # where, not fillna: cuDF's fillna refuses a fill of another dtype (floats
                 # into an integer column with nulls); where takes the common dtype.
-                result = result.where(result.notna(), _series(value, part))
+                result = result.where(result.notna(), as_column(value, part))
         return result
 
     return run
@@ -642,7 +644,7 @@ def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], F
 def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         inner = compile_node(node.this)
-        return lambda part: getattr(_series(inner(part), part).str, name)()
+        return lambda part: getattr(as_column(inner(part), part).str, name)()
 
     return translate
 
@@ -664,7 +666,7 @@ def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
     side = TRIM_SIDES[(node.args.get("position") or "").upper()]
     strip = SPACES if characters is None else characters.this
     inner = compile_node(node.this)
-    return lambda part: getattr(_series(inner(part), part).str, side)(strip)
+    return lambda part: getattr(as_column(inner(part), part).str, side)(strip)
 
 
 def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
@@ -675,7 +677,7 @@ def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
     # SQL counts a start before 1 into the length: SUBSTRING('abc', 0, 2) = 'a'
     stop = None if length is None else int(start.this) - 1 + int(length.this)
     inner = compile_node(node.this)
-    return lambda part: _series(inner(part), part).str.slice(begin, stop)
+    return lambda part: as_column(inner(part), part).str.slice(begin, stop)
 
 
 def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
@@ -686,7 +688,7 @@ def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
             or node.args.get("position") is not None or node.args.get("occurrence") is not None:
         raise unsupported(node, "STRPOS of anything but a literal string, from the start")
     inner = compile_node(node.this)
-    return lambda part: _series(inner(part), part).str.find(substring.this) + 1
+    return lambda part: as_column(inner(part), part).str.find(substring.this) + 1
 
 
 def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
@@ -701,7 +703,7 @@ def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
                                 "character")
     size, side = int(width.this), "left" if node.args.get("is_left") else "right"
     inner = compile_node(node.this)
-    return lambda part: _series(inner(part), part).str.pad(
+    return lambda part: as_column(inner(part), part).str.pad(
         size, side=side, fillchar=fill_text).str.slice(0, size)
 
 
@@ -709,7 +711,7 @@ def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
     parts = [compile_node(e) for e in (node.expressions or [node.this, node.expression])]
 
     def run(part: pd.DataFrame) -> pd.Series:
-        pieces = [_series(p(part), part) for p in parts]
+        pieces = [as_column(p(part), part) for p in parts]
         result = pieces[0].astype(STRING_DTYPE)
         for piece in pieces[1:]:
             result = result + piece.astype(STRING_DTYPE)
@@ -722,13 +724,13 @@ def _round(node: exp.Round, compile_node: Compile) -> Fn:
     inner = compile_node(node.this)
     decimals = node.args.get("decimals")
     places = int(decimals.this) if isinstance(decimals, exp.Literal) else 0
-    return lambda part: _series(inner(part), part).round(places)
+    return lambda part: as_column(inner(part), part).round(places)
 
 
 def _function(fn: Callable[[pd.Series], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         inner = compile_node(node.this)
-        return lambda part: fn(_series(inner(part), part))
+        return lambda part: fn(as_column(inner(part), part))
 
     return translate
 

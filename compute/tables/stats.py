@@ -32,18 +32,21 @@ def distinct_estimate(version: Version, column: str, bounds: tuple[Any, Any] | N
         return 0
     found = None
     if pa.types.is_integer(stored) or pa.types.is_date(stored):
-        found = None if bounds is None else _span(*bounds)
+        steps = None if bounds is None else ordinals(list(bounds))
+        found = None if steps is None else steps[1] - steps[0] + 1
     elif pa.types.is_string(stored) or pa.types.is_large_string(stored) or \
             pa.types.is_dictionary(stored):
         found = _sampled(version.files[0].path, column)
     return rows if found is None else min(found, rows)
 
 
-def _span(low: Any, high: Any) -> int | None:
-    if isinstance(low, dt.date) and isinstance(high, dt.date):
-        return (high - low).days + 1
-    if isinstance(low, int) and isinstance(high, int):
-        return high - low + 1
+def ordinals(values: list[Any]) -> list[int] | None:
+    """``values`` as integers (dates as day numbers) when all are integers or all dates, so
+    a range of them can be counted; None otherwise."""
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return values
+    if all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
+        return [v.toordinal() for v in values]
     return None
 
 

@@ -104,6 +104,24 @@ def test_uscc_join_goes_through_its_two_packed_keys(hub, strategy):
     assert sorted(got["licence"]) == ["L0", "L1", "L2"]
 
 
+def test_a_uscc_kernel_runs_once_per_partition_for_both_keys(hub, monkeypatch):
+    from compute.sql import execute
+
+    source, _ = hub
+    packer, keys = execute.PACKERS["uscc"]
+    calls = []
+    monkeypatch.setitem(execute.PACKERS, "uscc",
+                        (lambda values: calls.append(len(values)) or packer(values), keys))
+    query = "SELECT f.uscc, l.licence FROM firms f JOIN licences l ON f.uscc = l.holder_code"
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks",
+                          "govgrid.sql.join": "shuffle"}):
+        frame = compute.sql.sql(source, query)
+        calls.clear()  # planning evaluates the meta
+        frame.compute()
+    parts = len(source.files("firms")) + len(source.files("licences"))
+    assert len(calls) == parts  # one call per partition gives both keys
+
+
 def test_legal_representative_joins_residents_by_element(hub):
     source, duck = hub
     query = ('SELECT f.uscc, r.name FROM firms f LEFT JOIN registry r '
