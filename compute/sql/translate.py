@@ -721,10 +721,37 @@ def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
 
 
 def _round(node: exp.Round, compile_node: Compile) -> Fn:
-    inner = compile_node(node.this)
+    """``ROUND(x[, places])``, halves away from zero as DuckDB's (and C's ``round``) do, not to
+    even as numpy's; negative ``places`` round to tens, hundreds... (integers too)."""
     decimals = node.args.get("decimals")
-    places = int(decimals.this) if isinstance(decimals, exp.Literal) else 0
-    return lambda part: as_column(inner(part), part).round(places)
+    if decimals is not None and not decimals.is_int:
+        raise unsupported(decimals, "ROUND to places that are not an integer constant")
+    places = decimals.to_py() if decimals is not None else 0
+    scale = 10.0 ** abs(places)
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        if _is_null(value) is True:
+            return None
+        value = as_column(value, part)
+        if value.dtype.kind in "iu":  # in integers: a float loses an 18-digit one's digits
+            step = 10 ** -places
+            return value if places >= 0 else np.sign(value) * (
+                (value.abs() + step // 2) // step * step)
+        if places >= 0:
+            rounded = _half_away(value * scale) / scale
+            return rounded.where(np.isfinite(rounded), value)  # DuckDB's overflow rule
+        return _half_away(value / scale) * scale
+
+    return run
+
+
+def _half_away(value: Any) -> Any:
+    """``value`` rounded to whole numbers, a half away from zero. Not ``floor(x + 0.5)``:
+    0.49999999999999994 + 0.5 rounds up to 1.0 in floating point."""
+    whole = np.trunc(value)
+    return whole + np.sign(value).where((value - whole).abs() >= 0.5, 0)
 
 
 def _function(fn: Callable[[pd.Series], Any]) -> Callable[[exp.Expr, Compile], Fn]:

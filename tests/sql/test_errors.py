@@ -92,6 +92,7 @@ OTHER_REFUSALS = {
     "SELECT STRPOS(b, b) FROM t": "STRPOS of anything but a literal string",
     "SELECT LPAD(b, 3, 'ab') FROM t": "LPAD with a width or fill other than",
     "SELECT STARTS_WITH(b, 'x%') FROM t": "unsupported function STARTS_WITH",
+    "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
 }
 
 

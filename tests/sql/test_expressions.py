@@ -92,6 +92,10 @@ EXPRESSIONS = {
               "NULLIF(score, NULL) AS s, NULLIF(NULL, 1) AS n FROM people",
     "arithmetic": "SELECT id, -amount + id * 2 AS a, amount % 7 AS m, score / 0 AS z, "
                   "ROUND(score / 3, 2) AS r, ABS(score - 4) AS ab FROM people",
+    # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
+    "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
+                "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
+                "ROUND(amount * 1.0, -2) AS f, ROUND(2.5) AS g, ROUND(NULL) AS h FROM people",
 }
 
 
