@@ -56,7 +56,8 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
     "uscc": (kernels.pack_uscc, ("high", "low")),
 }
 AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
-WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *AGGREGATES)
+SHIFTS = (exp.Lag, exp.Lead)
+WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *SHIFTS, *AGGREGATES)
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
 # them.
 SCAN_OPERATORS = {exp.EQ: "==", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
@@ -567,7 +568,8 @@ class Planner:
 
     def window(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered]
                ) -> tuple[Relation, list[exp.Expr], list[exp.Ordered]]:
-        """OVER clauses: ROW_NUMBER, RANK, DENSE_RANK and SUM/COUNT/AVG/MIN/MAX."""
+        """OVER clauses: ROW_NUMBER, RANK, DENSE_RANK, LAG, LEAD and SUM/COUNT/AVG/MIN/
+        MAX."""
         windows: dict[exp.Window, str] = {}
         for expression in [*outputs, *order]:
             for node in expression.find_all(exp.Window):
@@ -596,16 +598,20 @@ class Planner:
         ordered = (node.args.get("order") or exp.Order()).expressions
         fns = {f"{label}_p{i}": compile_expression(e, labels) for i, e in enumerate(partition)}
         fns |= {f"{label}_s{i}": compile_expression(o.this, labels) for i, o in enumerate(ordered)}
-        argument = function.this if isinstance(function, AGGREGATES) else None
+        argument = function.this if isinstance(function, (*AGGREGATES, *SHIFTS)) else None
         if argument is not None and not isinstance(argument, exp.Star):
             fns[f"{label}_v"] = compile_expression(argument, labels)
+        shift = _shift(function)
+        if isinstance(function, SHIFTS) and function.args.get("default") is not None:
+            fns[f"{label}_d"] = compile_expression(function.args["default"], labels)
         frame = _mapped(frame, _assign, fns)
         by = [f"{label}_p{i}" for i in range(len(partition))]
         frame = frame.shuffle(on=by) if by else frame.repartition(npartitions=1)
         task = _WindowTask(
             label, by, [f"{label}_s{i}" for i in range(len(ordered))],
             [not o.args.get("desc") for o in ordered], _function_name(function),
-            f"{label}_v" if f"{label}_v" in fns else None, extent if ordered else "partition")
+            f"{label}_v" if f"{label}_v" in fns else None, extent if ordered else "partition",
+            shift, f"{label}_d" if f"{label}_d" in fns else None)
         return frame.map_partitions(task, meta=task(frame._meta)).drop(columns=list(fns))
 
     def project(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered],
@@ -831,9 +837,11 @@ class _WindowTask(_Task):
     __name__ = "window"
 
     def __init__(self, label: str, by: list[str], order: list[str], ascending: list[bool],
-                 function: str, value: str | None, extent: str) -> None:
+                 function: str, value: str | None, extent: str, shift: int = 0,
+                 default: str | None = None) -> None:
         self.label, self.by, self.order, self.ascending = label, by, order, ascending
         self.function, self.value, self.extent = function, value, extent
+        self.shift, self.default = shift, default  # LAG and LEAD's
 
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
         part = frames.sort_stable(part, self.by + self.order,
@@ -849,6 +857,12 @@ class _WindowTask(_Task):
         elif self.function == "dense_rank":
             first = ~peers.duplicated()
             values = first.astype("int64").groupby(groups).cumsum()
+        elif self.function == "shift":
+            values = part[self.value].groupby(groups).shift(self.shift)
+            if self.default is not None:  # a row whose shifted row is outside its window
+                inside = position - start - self.shift
+                size = position.groupby(groups).transform("size")
+                values = values.where((inside >= 0) & (inside < size), part[self.default])
         else:
             values = self._aggregate(part, groups, peers)
         return part.assign(**{self.label: values})
@@ -1262,7 +1276,19 @@ def _function_name(function: exp.Expr) -> str:
     if isinstance(function, exp.Count) and isinstance(function.this, exp.Star):
         return "count_star"
     return {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank",
-            **_AGG_NAMES}[type(function)]
+            exp.Lag: "shift", exp.Lead: "shift", **_AGG_NAMES}[type(function)]
+
+
+def _shift(function: exp.Expr) -> int:
+    """The rows LAG looks back (positive) or LEAD ahead (negative); 0 for other functions."""
+    if not isinstance(function, SHIFTS):
+        return 0
+    offset = function.args.get("offset")
+    if offset is not None and not offset.is_int:
+        raise unsupported(offset, f"{function.sql_name()} by an offset that is not an "
+                                  "integer constant")
+    rows = offset.to_py() if offset is not None else 1
+    return rows if isinstance(function, exp.Lag) else -rows
 
 
 def _renamed(relation: Relation, alias: exp.TableAlias | None) -> Relation:

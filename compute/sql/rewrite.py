@@ -77,14 +77,19 @@ def desugared(tree: exp.Expr) -> exp.Expr:
     - ``x = ANY (subquery)``: ``x IN (subquery)``;
     - ``STARTS_WITH(s, 'p')``, ``ENDS_WITH``, ``CONTAINS``: ``s LIKE 'p%'``, ``'%p'``,
       ``'%p%'`` (a ``p`` holding ``%`` or ``_`` is left, and refused as a function);
+    - ``VAR_SAMP(x)``, ``VAR_POP``, ``STDDEV_SAMP``, ``STDDEV_POP`` (``VARIANCE``,
+      ``STDDEV``): from ``COUNT``, ``SUM`` and the ``SUM`` of squares of ``CAST(x AS
+      DOUBLE)``, which the aggregation reduces with the other aggregates (not in a window);
+    - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
+      ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
     """
     return tree.transform(_spelled_out).transform(eliminate_qualify)
 
 
 def _spelled_out(node: exp.Expr) -> exp.Expr:
-    if isinstance(node, exp.Filter):
-        return _filtered_aggregate(node)
+    if isinstance(node, exp.Filter):  # a spread aggregate is spelled out in turn
+        return _spelled_out(_filtered_aggregate(node))
     if isinstance(node, exp.Nullif):
         value = node.this
         return exp.Case(ifs=[exp.If(this=exp.EQ(this=value.copy(), expression=node.expression),
@@ -92,6 +97,11 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any) \
             and isinstance(node.expression.this, (exp.Query, exp.Subquery)):
         return exp.In(this=node.this, query=node.expression.this)
+    if isinstance(node, tuple(SPREADS)) and not isinstance(node.this, exp.Distinct) \
+            and not isinstance(node.parent, exp.Window):
+        return _spread(node)
+    if isinstance(node, exp.DateDiff):
+        return _date_difference(node)
     if isinstance(node, tuple(AFFIXES)) and isinstance(node.expression, exp.Literal) \
             and node.expression.is_string and not set(node.expression.this) & set("%_"):
         before, after = AFFIXES[type(node)]
@@ -103,6 +113,69 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
 # STARTS_WITH, ENDS_WITH and CONTAINS as the LIKE patterns around their literal text.
 AFFIXES: dict[type[exp.Expr], tuple[str, str]] = {
     exp.StartsWith: ("", "%"), exp.EndsWith: ("%", ""), exp.Contains: ("%", "%")}
+
+
+# The spread aggregates: whether each is a standard deviation (the root of a variance), and
+# whether its variance is the sample's (divided by n - 1) or the population's (by n).
+SPREADS: dict[type[exp.Expr], tuple[bool, bool]] = {
+    exp.Variance: (False, True), exp.VariancePop: (False, False),
+    exp.Stddev: (True, True), exp.StddevSamp: (True, True), exp.StddevPop: (True, False)}
+
+
+def _spread(node: exp.Expr) -> exp.Expr:
+    """A variance or standard deviation from sums; NULL for fewer than two values (one, for
+    the population's), as DuckDB. A sum of squares minus the squared sum loses digits where
+    the mean is many times the spread (relative error about 1e-16 times the square of their
+    ratio: 1e-10 at a thousand times); it is kept at 0 or above."""
+    root, sample = SPREADS[type(node)]
+
+    def value() -> exp.Expr:
+        return exp.cast(node.this.copy(), exp.DataType.Type.DOUBLE)
+
+    count = exp.Count(this=value())
+    squares = exp.Sum(this=exp.Mul(this=value(), expression=value()))
+    total = exp.Sum(this=value())
+    deviations = exp.Greatest(this=exp.Sub(this=squares, expression=exp.Div(
+        this=exp.Mul(this=total, expression=total.copy()), expression=count.copy())),
+        expressions=[exp.Literal.number(0)])
+    divisor = exp.Sub(this=count.copy(), expression=exp.Literal.number(1)) if sample \
+        else count.copy()
+    variance: exp.Expr = exp.Div(this=deviations, expression=exp.paren(divisor))
+    if root:
+        variance = exp.Sqrt(this=variance)
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=count.copy(), expression=exp.Literal.number(
+        1 if sample else 0)), true=variance)])
+
+
+# DATE_DIFF's units: the number of each per year, and the part that counts within a year
+# (days are counted by DATE - DATE)
+DATE_DIFF_UNITS = {"year": (1, None), "quarter": (4, "quarter"), "month": (12, "month"),
+                   "day": (0, None)}
+
+
+def _unit(node: exp.Expr) -> str:
+    unit = node.args.get("unit")
+    return unit.name.lower() if unit is not None else "day"
+
+
+def _date_difference(node: exp.DateDiff) -> exp.Expr:
+    """``DATE_DIFF(unit, a, b)``: DuckDB's count of unit boundaries from ``a`` to ``b``."""
+    later, earlier = node.this, node.expression
+    if _unit(node) not in DATE_DIFF_UNITS:
+        raise unsupported(node, f"DATE_DIFF in unit {_unit(node)}")
+    if _unit(node) == "day":
+        return exp.paren(exp.Sub(this=exp.cast(later.copy(), exp.DataType.Type.DATE),
+                                 expression=exp.cast(earlier.copy(), exp.DataType.Type.DATE)))
+    per_year, part = DATE_DIFF_UNITS[_unit(node)]
+
+    def ordinal(date: exp.Expr) -> exp.Expr:
+        year = exp.Extract(this=exp.var("year"), expression=date.copy())
+        if part is None:
+            return year
+        return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(per_year)),
+                       expression=exp.Extract(this=exp.var(part), expression=date.copy()))
+
+    return exp.paren(exp.Sub(this=ordinal(later), expression=ordinal(earlier)))
 
 
 def _filtered_aggregate(node: exp.Filter) -> exp.Expr:

@@ -474,6 +474,61 @@ def _coalesce(node: exp.Coalesce, compile_node: Compile) -> Fn:
     return run
 
 
+def _extreme(later_wins: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    """``GREATEST`` and ``LEAST``: the operands' greatest (least), their NULLs skipped; NULL
+    only where all are, as DuckDB and PostgreSQL."""
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        parts = [compile_node(node.this), *(compile_node(e) for e in node.expressions)]
+
+        def run(part: pd.DataFrame) -> Any:
+            values = [value for fn in parts if _is_null(value := fn(part)) is not True]
+            if not values:
+                return None
+            if not any(is_column(value) for value in values):
+                return (max if later_wins is operator.gt else min)(values)
+            result = as_column(values[0], part)
+            for value in values[1:]:
+                value = as_column(value, part)
+                wins = later_wins(frames.calendar(value, result), frames.calendar(result, value))
+                taken = (wins.fillna(False).astype(bool) | result.isna()) & value.notna()
+                result = result.where(~taken, value)
+            return result
+
+        return run
+
+    return translate
+
+
+def _replace(node: exp.Replace, compile_node: Compile) -> Fn:
+    """``REPLACE(s, 'from', 'to')``: each ``from`` in ``s`` replaced, literally."""
+    found, replacement = node.expression, node.args.get("replacement")
+    if not all(isinstance(e, exp.Literal) and e.is_string for e in (found, replacement)):
+        raise unsupported(node, "REPLACE of anything but literal strings")
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        if _is_null(value) is True or not found.this:  # '' is found nowhere (DuckDB's)
+            return value
+        return as_column(value, part).str.replace(found.this, replacement.this, regex=False)
+
+    return run
+
+
+def _sqrt(node: exp.Sqrt, compile_node: Compile) -> Fn:
+    """``SQRT(x)``: NaN for a negative ``x``, as DuckDB's (which pandas reads as NULL)."""
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        if _is_null(value) is True:
+            return None
+        with np.errstate(invalid="ignore"):  # numpy warns of each negative
+            return np.sqrt(as_column(value, part).astype("float64"))
+
+    return run
+
+
 CAST_TYPES: dict[exp.DataType.Type, str] = {
     **dict.fromkeys(
         (exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
@@ -795,6 +850,10 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Case: _case,
     exp.If: _if,
     exp.Coalesce: _coalesce,
+    exp.Greatest: _extreme(operator.gt),
+    exp.Least: _extreme(operator.lt),
+    exp.Replace: _replace,
+    exp.Sqrt: _sqrt,
     exp.Cast: _cast,
     exp.TryCast: _cast,
     exp.Interval: _interval,

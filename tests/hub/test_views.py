@@ -312,6 +312,10 @@ ATTEMPTS = [
     "LPAD(resident_id, 20, '0') AS p FROM residents",
     "SELECT resident_id FROM residents WHERE STARTS_WITH(resident_id, '1') "
     "OR CONTAINS(resident_id, '0')",
+    "SELECT GREATEST(resident_id, '0') AS g, LEAST(resident_id, 'z') AS l, "
+    "REPLACE(resident_id, '*', '') AS r FROM residents",
+    "SELECT LAG(resident_id) OVER (ORDER BY name) AS p, LEAD(resident_id, 1, '') "
+    "OVER (ORDER BY name) AS n FROM residents",
 ]
 # Refused for every caller here: the census grant lacks deaths and enterprises' IDs are
 # not granted to it either way, and the SQL layer looks unquoted table names up as written.

@@ -92,6 +92,18 @@ EXPRESSIONS = {
               "NULLIF(score, NULL) AS s, NULLIF(NULL, 1) AS n FROM people",
     "arithmetic": "SELECT id, -amount + id * 2 AS a, amount % 7 AS m, score / 0 AS z, "
                   "ROUND(score / 3, 2) AS r, ABS(score - 4) AS ab FROM people",
+    # GREATEST and LEAST skip NULLs; REPLACE of '' replaces nothing (DuckDB's)
+    "greatest_replace_sqrt": "SELECT id, GREATEST(score, amount / 10) AS g, LEAST(score, "
+                             "amount / 10, 3) AS l, GREATEST(born, DATE '1990-01-01') AS d, "
+                             "LEAST(name, grp) AS s, GREATEST(NULL, score) AS n, REPLACE(name, "
+                             "'n', 'NN') AS r, REPLACE(name, '', 'x') AS e, SQRT(amount) AS q, "
+                             "SQRT(score - 3) AS negative, "
+                             "GREATEST(2, 5, 1) AS k FROM people",
+    # the unit boundaries between two dates, DuckDB's DATE_DIFF
+    "date_diff": "SELECT id, DATE_DIFF('year', born, DATE '2024-03-01') AS y, DATE_DIFF('month', "
+                 "born, DATE '2024-03-01') AS m, DATE_DIFF('quarter', DATE '2000-01-01', born) "
+                 "AS q, DATE_DIFF('day', born, DATE '2024-03-01') AS d FROM people "
+                 "WHERE DATE_DIFF('year', born, DATE '2024-01-01') >= 25 OR born IS NULL",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
@@ -147,6 +159,18 @@ RELATIONAL = {
                         "UNBOUNDED PRECEDING AND CURRENT ROW) AS r, COUNT(*) OVER (PARTITION BY "
                         "city ORDER BY grp ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
                         "FOLLOWING) AS w FROM people",
+    "window_shift": "SELECT id, LAG(score) OVER (PARTITION BY grp ORDER BY id) AS a, "
+                    "LEAD(name, 2, 'none') OVER (ORDER BY id) AS b, LAG(born, 1, DATE "
+                    "'2000-01-01') OVER (PARTITION BY city ORDER BY amount DESC) AS c, "
+                    "amount - LAG(amount, 1, 0) OVER (ORDER BY id) AS d, LAG(amount, -1) OVER "
+                    "(ORDER BY id) AS e, LEAD(amount, 0) OVER (ORDER BY id) AS f FROM people",
+    # one value: NULL for a sample's spread, 0 for a population's
+    "spread": "SELECT grp, VAR_SAMP(score) AS vs, VAR_POP(score) AS vp, STDDEV_SAMP(amount) AS "
+              "ss, STDDEV_POP(amount) AS sp, VARIANCE(amount + score) AS v, STDDEV(amount) "
+              "FILTER (WHERE city = 'x') AS f, STDDEV(amount * 1000 + 5000000) AS big "
+              "FROM people GROUP BY grp",
+    "spread_global": "SELECT STDDEV(score) AS s, VAR_POP(amount) AS v, STDDEV_POP(id) AS i "
+                     "FROM people",
     "rollup": "SELECT grp, city, SUM(amount) AS s, COUNT(*) AS n FROM people "
               "GROUP BY ROLLUP (grp, city)",
     "cube": "SELECT grp, city, SUM(score) AS s FROM people GROUP BY CUBE (grp, city)",
