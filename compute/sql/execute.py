@@ -1091,9 +1091,16 @@ def _link(term: exp.Expr, joined: set[str], alias: str
 
 
 def _aggregates(expression: exp.Expr) -> list[exp.AggFunc]:
-    """The aggregate calls of ``expression``, not those inside window functions."""
-    return [node for node in expression.find_all(exp.AggFunc)
-            if node.find_ancestor(exp.Window, exp.AggFunc) is None]
+    """The grouped aggregate calls of ``expression``: not a window's own function (``SUM(x)
+    OVER ...``) nor one inside another aggregate, but those a window function takes, orders
+    or partitions by (``SUM(SUM(x)) OVER ()``, ``RANK() OVER (ORDER BY SUM(x))``)."""
+    return [node for node in expression.find_all(exp.AggFunc) if not _windowed(node)
+            and ((outer := node.find_ancestor(exp.AggFunc)) is None or _windowed(outer))]
+
+
+def _windowed(node: exp.Expr) -> bool:
+    """Whether ``node`` is the function a window computes."""
+    return isinstance(node.parent, exp.Window) and node.arg_key == "this"
 
 
 def _grouping_sets(group: exp.Group | None) -> tuple[list[exp.Expr], list[list[int]]]:

@@ -164,6 +164,10 @@ RELATIONAL = {
                     "'2000-01-01') OVER (PARTITION BY city ORDER BY amount DESC) AS c, "
                     "amount - LAG(amount, 1, 0) OVER (ORDER BY id) AS d, LAG(amount, -1) OVER "
                     "(ORDER BY id) AS e, LEAD(amount, 0) OVER (ORDER BY id) AS f FROM people",
+    # windows over the groups: ranked, summed and shifted by their aggregates
+    "window_over_aggregates": "SELECT grp, SUM(amount) AS s, RANK() OVER (ORDER BY SUM(amount) "
+                              "DESC) AS r, SUM(SUM(amount)) OVER () AS total, LAG(COUNT(*)) "
+                              "OVER (ORDER BY grp) AS p FROM people GROUP BY grp",
     # one value: NULL for a sample's spread, 0 for a population's
     "spread": "SELECT grp, VAR_SAMP(score) AS vs, VAR_POP(score) AS vp, STDDEV_SAMP(amount) AS "
               "ss, STDDEV_POP(amount) AS sp, VARIANCE(amount + score) AS v, STDDEV(amount) "
