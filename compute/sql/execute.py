@@ -523,7 +523,7 @@ class Planner:
         """
         if group is not None and group.args.get("all"):  # GROUP BY ALL: the plain outputs
             group = exp.Group(expressions=[e.unalias() for e in outputs if not _aggregates(e)])
-        keys, sets = _grouping_sets(group)
+        keys, sets = _grouping_sets(group, outputs)
         found: dict[exp.Expr, str] = {}
         for expression in [*outputs, *order, *([having] if having is not None else [])]:
             for agg in _aggregates(expression):
@@ -1103,14 +1103,23 @@ def _windowed(node: exp.Expr) -> bool:
     return isinstance(node.parent, exp.Window) and node.arg_key == "this"
 
 
-def _grouping_sets(group: exp.Group | None) -> tuple[list[exp.Expr], list[list[int]]]:
-    """All group keys and the grouping sets over them, as indices into the keys."""
+def _grouping_sets(group: exp.Group | None, outputs: list[exp.Expr]
+                   ) -> tuple[list[exp.Expr], list[list[int]]]:
+    """All group keys and the grouping sets over them, as indices into the keys. An integer
+    key is a position in the SELECT list ``outputs``: sqlglot replaces those of a plain
+    GROUP BY, not those in ROLLUP, CUBE and GROUPING SETS."""
     if group is None:
         return [], [[]]
     keys: list[exp.Expr] = []
 
     def index(expression: exp.Expr) -> int:
         expression = expression.unnest() if isinstance(expression, exp.Paren) else expression
+        if isinstance(expression, exp.Literal) and expression.is_int:
+            position = expression.to_py()
+            if not 1 <= position <= len(outputs):
+                raise unsupported(expression, f"GROUP BY position {position} of a SELECT "
+                                              f"list of {len(outputs)}")
+            expression = outputs[position - 1].unalias()
         if expression not in keys:
             keys.append(expression)
         return keys.index(expression)

@@ -81,6 +81,7 @@ OTHER_REFUSALS = {
     "SELECT SUM(DISTINCT a) FROM t": "SUM(DISTINCT)",
     "SELECT a FROM t INTERSECT ALL SELECT a FROM t": "INTERSECT ALL",
     "SELECT ln(a) FROM t": "unsupported function LN",
+    "SELECT a, COUNT(*) FROM t GROUP BY ROLLUP (3)": "GROUP BY position 3 of a SELECT list of 2",
     "SELECT LAG(a, a) OVER (ORDER BY a) FROM t": "LAG by an offset that is not an integer",
     "SELECT REPLACE(b, b, 'x') FROM t": "REPLACE of anything but literal strings",
     "SELECT STDDEV(a) OVER () FROM t": "window function STDDEV",

@@ -178,6 +178,11 @@ RELATIONAL = {
     "rollup": "SELECT grp, city, SUM(amount) AS s, COUNT(*) AS n FROM people "
               "GROUP BY ROLLUP (grp, city)",
     "cube": "SELECT grp, city, SUM(score) AS s FROM people GROUP BY CUBE (grp, city)",
+    # positions in the SELECT list, within ROLLUP, CUBE and GROUPING SETS too
+    "grouping_positions": "SELECT grp, city, SUM(amount) AS s FROM people GROUP BY ROLLUP (1, 2) "
+                          "UNION ALL SELECT grp, city, COUNT(*) FROM people GROUP BY GROUPING "
+                          "SETS ((1), (1, 2), ()) UNION ALL SELECT UPPER(grp), city, "
+                          "MAX(amount) FROM people GROUP BY CUBE (1, (2))",
     "grouping_sets": "SELECT grp, city, MAX(amount) AS m FROM people "
                      "GROUP BY GROUPING SETS ((grp), (city), ())",
     "aggregate_filter": "SELECT grp, COUNT(*) FILTER (WHERE score > 2) AS n, SUM(amount) "
