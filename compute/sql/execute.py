@@ -55,9 +55,11 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
     "legal_rep_id": (kernels.pack_resident_id, None),
     "uscc": (kernels.pack_uscc, ("high", "low")),
 }
-AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
+AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max, exp.Median)
+# Reduced in the windows of :class:`_WindowTask` (a running MEDIAN is not)
+WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 SHIFTS = (exp.Lag, exp.Lead)
-WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *SHIFTS, *AGGREGATES)
+WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *SHIFTS, *WINDOW_AGGREGATES)
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
 # them.
 SCAN_OPERATORS = {exp.EQ: "==", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
@@ -598,7 +600,8 @@ class Planner:
         ordered = (node.args.get("order") or exp.Order()).expressions
         fns = {f"{label}_p{i}": compile_expression(e, labels) for i, e in enumerate(partition)}
         fns |= {f"{label}_s{i}": compile_expression(o.this, labels) for i, o in enumerate(ordered)}
-        argument = function.this if isinstance(function, (*AGGREGATES, *SHIFTS)) else None
+        argument = function.this if isinstance(function, (*WINDOW_AGGREGATES, *SHIFTS)) \
+            else None
         if argument is not None and not isinstance(argument, exp.Star):
             fns[f"{label}_v"] = compile_expression(argument, labels)
         shift = _shift(function)
@@ -685,8 +688,9 @@ class Planner:
 
 # -- helpers run on partitions (module level: they travel to the workers) -------------------
 
+# Dask's names; a MEDIAN makes Dask shuffle the rows to their group's partition
 _AGG_NAMES = {exp.Sum: "sum", exp.Count: "count", exp.Avg: "mean", exp.Min: "min",
-              exp.Max: "max"}
+              exp.Max: "max", exp.Median: "median"}
 # Window frames computed: running up to the current row and its peers (SQL's default), up
 # to the current row alone, or the whole window partition.
 _FRAMES = {
@@ -931,11 +935,14 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
             named[label] = spec
         return known or label
 
+    # COUNT(*) counts an operand's rows where there is one: Dask's shuffling MEDIAN cannot
+    # aggregate a group key
+    counted = next((operand for _, _, operand, _ in specs if operand is not None), by[0])
     sources, nonnull = {}, {}
     for label, how, operand, distinct in specs:
         if distinct:
             continue
-        sources[label] = aggregated(label, (by[0], "size") if how == "size" else (operand, how))
+        sources[label] = aggregated(label, (counted, "size") if how == "size" else (operand, how))
         if how == "sum":  # SUM of no non-NULL value is NULL
             nonnull[label] = aggregated(f"{label}_n", (operand, "count"))
     if not named:

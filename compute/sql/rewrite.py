@@ -82,6 +82,8 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       DOUBLE)``, which the aggregation reduces with the other aggregates (not in a window);
     - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
       ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
+    - ``COUNT_IF(c)``: ``COUNT(CASE WHEN c THEN 1 END)``; ``ANY_VALUE(x)``: ``MIN(x)``, one
+      of the group's non-NULL values;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
     """
     return tree.transform(_spelled_out).transform(eliminate_qualify)
@@ -100,6 +102,11 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
     if isinstance(node, tuple(SPREADS)) and not isinstance(node.this, exp.Distinct) \
             and not isinstance(node.parent, exp.Window):
         return _spread(node)
+    if isinstance(node, exp.CountIf):
+        return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this.copy(),
+                                                   true=exp.Literal.number(1))]))
+    if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
+        return exp.Min(this=node.this.this.copy())
     if isinstance(node, exp.DateDiff):
         return _date_difference(node)
     if isinstance(node, tuple(AFFIXES)) and isinstance(node.expression, exp.Literal) \

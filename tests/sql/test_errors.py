@@ -85,6 +85,7 @@ OTHER_REFUSALS = {
     "SELECT LAG(a, a) OVER (ORDER BY a) FROM t": "LAG by an offset that is not an integer",
     "SELECT REPLACE(b, b, 'x') FROM t": "REPLACE of anything but literal strings",
     "SELECT STDDEV(a) OVER () FROM t": "window function STDDEV",
+    "SELECT MEDIAN(a) OVER () FROM t": "window function MEDIAN",
     "SELECT DATE_DIFF('hour', a, a) FROM t": "DATE_DIFF in unit hour",
     "SELECT b + 1 FROM t": "cannot evaluate",
     "SELECT a FROM t WHERE b > 1": "cannot evaluate",

@@ -168,6 +168,11 @@ RELATIONAL = {
     "window_over_aggregates": "SELECT grp, SUM(amount) AS s, RANK() OVER (ORDER BY SUM(amount) "
                               "DESC) AS r, SUM(SUM(amount)) OVER () AS total, LAG(COUNT(*)) "
                               "OVER (ORDER BY grp) AS p FROM people GROUP BY grp",
+    # a MEDIAN shuffles each group's rows together; COUNT(*) beside it still counts rows
+    "median": "SELECT grp, MEDIAN(score) AS m, MEDIAN(amount) AS a, COUNT(*) AS n, "
+              "COUNT_IF(amount > 30) AS c, ANY_VALUE(grp) AS g FROM people GROUP BY ROLLUP (grp)",
+    "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
+                     "FROM people WHERE id > 2",
     # one value: NULL for a sample's spread, 0 for a population's
     "spread": "SELECT grp, VAR_SAMP(score) AS vs, VAR_POP(score) AS vp, STDDEV_SAMP(amount) AS "
               "ss, STDDEV_POP(amount) AS sp, VARIANCE(amount + score) AS v, STDDEV(amount) "
