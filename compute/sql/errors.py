@@ -41,3 +41,8 @@ def position(node: exp.Expr) -> tuple[int | None, int | None]:
 def _excerpt(node: exp.Expr) -> str:
     text = node.sql()
     return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+class ConversionError(ValueError):
+    """A string the query casts is no value of the type (``CAST('x' AS INTEGER)``): an error
+    in the data, raised while computing, naming the value and the type."""

@@ -30,7 +30,7 @@ from sqlglot.optimizer.scope import find_all_in_scope
 import kernels
 from compute.planner import JoinChoice, choose, split_out
 from compute.sql import frames
-from compute.sql.errors import SqlError, unsupported
+from compute.sql.errors import ConversionError, SqlError, unsupported
 from compute.sql.hashjoin import broadcast_join
 from compute.sql.rewrite import NULL_AWARE
 from compute.sql.source import Filter, TableSource
@@ -718,6 +718,8 @@ def _mapped(frame: dd.DataFrame, task: Callable[..., Any], fns: Fn | dict[str, F
     sample = frame._meta_nonempty  # built anew on each access
     try:
         meta = task(sample, fns).iloc[:0]
+    except ConversionError:  # the sample's made-up strings are no numbers: no fault of the SQL
+        meta = task(frame._meta, fns)
     except EVALUATION_ERRORS as error:
         failed, cause = "an expression", error
         for fn in fns.values() if isinstance(fns, dict) else [fns]:  # which one

@@ -189,6 +189,23 @@ def to_numeric(column: Any) -> Any:
     return library(column).to_numeric(column, errors="coerce")
 
 
+def parse_dates(strings: Any) -> Any:
+    """``strings`` as dates the way DuckDB casts them: ``YYYY-M-D`` between spaces, a time
+    after it ignored; NULL where a string is no such date (``2024-02-30`` too).
+
+    Only real dates reach the library's parser, as ``YYYY-MM-DD``: cuDF's does not check
+    the day against the month, nor does it coerce a bad string to NULL row by row.
+    """
+    parts = strings.str.strip().str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+    year, month, day = (to_numeric(parts[i]) for i in range(3))
+    leap = ((year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))).astype("int64")
+    days = 31 - month.isin([4, 6, 9, 11]).astype("int64") - (month == 2).astype("int64") * (
+        3 - leap)
+    real = month.between(1, 12) & (day >= 1) & (day <= days)
+    text = (parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)).where(real)
+    return library(strings).to_datetime(text, format="%Y-%m-%d").astype(DATE_DTYPE)
+
+
 def date_column(dates: Any) -> Any:
     """A kernel's date column as the engine's ``datetime64[s]``. On pandas the kernels give
     Arrow ``date32``: through an Arrow timestamp, a zero-copy route with no Python dates.

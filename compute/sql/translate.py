@@ -24,7 +24,7 @@ import pandas as pd
 from sqlglot import exp
 
 from compute.sql import frames
-from compute.sql.errors import SqlError, position, unsupported
+from compute.sql.errors import ConversionError, SqlError, position, unsupported
 from compute.sql.frames import is_column
 from compute.sql.functions import FUNCTIONS
 from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE
@@ -550,12 +550,22 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
     if target is None:
         raise unsupported(node, f"CAST to {node.to.sql()}")
     inner = compile_node(node.this)
-    return lambda part: _cast_value(inner(part), target)
+    strict = not isinstance(node, exp.TryCast)
+    return lambda part: _cast_value(inner(part), target, strict)
 
 
-def _cast_value(value: Any, target: str) -> Any:
+# The types a string is parsed into by CAST (an error where it is none) and TRY_CAST (NULL)
+PARSED = ("integer", "float64", "date")
+
+
+def _cast_value(value: Any, target: str, strict: bool = True) -> Any:
     if _is_null(value) is True:
         return None
+    if isinstance(value, str) and target in PARSED:  # a literal, as a column of one
+        cast = _cast_value(pd.Series([value], dtype=STRING_DTYPE), target, strict).iloc[0]
+        return None if pd.isna(cast) else cast
+    if is_column(value) and target in PARSED and pd.api.types.is_string_dtype(value.dtype):
+        value = _parsed(value, target, strict)
     if not is_column(value):
         if target in ("date", "timestamp"):
             stamp = pd.Timestamp(value)
@@ -572,6 +582,19 @@ def _cast_value(value: Any, target: str) -> Any:
     if target == "string":
         return value.astype(STRING_DTYPE).where(value.notna())
     return value.astype(target)
+
+
+def _parsed(strings: Any, target: str, strict: bool) -> Any:
+    """``strings`` as numbers or dates, as DuckDB casts them: spaces around a number are
+    trimmed, and it rounds to an integer a half away from zero (a double's cast rounds to
+    even); a string that is none fails a CAST, naming it, and is NULL to a TRY_CAST."""
+    parsed = frames.parse_dates(strings) if target == "date" else frames.to_numeric(
+        strings.str.strip())
+    failed = strings.notna() & parsed.isna()
+    if strict and bool(failed.any()):
+        raise ConversionError(f"could not convert the string {strings[failed].iloc[0]!r} "
+                              f"to {target.upper()} (TRY_CAST gives NULL instead)")
+    return _half_away(parsed) if target == "integer" else parsed
 
 
 def _interval(node: exp.Interval, _compile: Compile) -> Fn:

@@ -172,6 +172,24 @@ def test_numbers_parse_from_strings_null_where_not_a_number(backend):
     assert_column(got.astype("float64"), [11.0, None, None, 65.0, None], INDEX[:5])
 
 
+def test_dates_parse_as_duckdb_casts_them_null_where_no_date(backend):
+    texts = ["2024-02-03", " 2024-2-3 ", "2024-02-03 10:00:00", "2024-02-30", "02/03/2024",
+             "20240203", None, "x", "1999-12-31T23:59", "2024-02-29", "1900-02-29",
+             "2000-02-29", "2023-04-31", "2023-13-01", "2023-00-10", "2023-1-0"]
+    index = pd.Index(range(len(texts), 0, -1), name="row")  # descending: not 0..n-1
+    got = frames.parse_dates(backend(pd.Series(texts, index=index, dtype=STRING_DTYPE)))
+    assert str(got.dtype) == DATE_DTYPE
+
+    def reference(text: str | None) -> pd.Timestamp | None:
+        head = (text or "").strip().replace("T", " ").split(" ")[0].split("-")
+        try:
+            return pd.Timestamp(dt.date(*map(int, head))) if len(head[0]) == 4 else None
+        except (TypeError, ValueError):
+            return None
+
+    assert_column(got, [reference(t) for t in texts], index)
+
+
 def test_kernel_dates_become_datetime64_seconds(backend):
     dates = [dt.date(2000, 2, 29), None, dt.date(1949, 12, 31)]
     arrow = pd.Series(dates, index=INDEX[:3], dtype=pd.ArrowDtype(pa.date32()))

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import compute.sql
+from compute.sql.errors import ConversionError
 from tests.sql.conftest import ParquetSource, assert_same, duckdb_over, write_table
 
 
@@ -104,6 +105,15 @@ EXPRESSIONS = {
                  "born, DATE '2024-03-01') AS m, DATE_DIFF('quarter', DATE '2000-01-01', born) "
                  "AS q, DATE_DIFF('day', born, DATE '2024-03-01') AS d FROM people "
                  "WHERE DATE_DIFF('year', born, DATE '2024-01-01') >= 25 OR born IS NULL",
+    # strings parsed as DuckDB casts them: spaces trimmed, '10.5' rounded away from zero, a
+    # date's time ignored; NULL from TRY_CAST where a string is no number or date
+    "string_casts": "SELECT id, CAST(CAST(amount AS VARCHAR) || '.5' AS INTEGER) AS i, "
+                    "CAST(' ' || CAST(score AS VARCHAR) || ' ' AS DOUBLE) AS d, "
+                    "CAST(CAST(born AS VARCHAR) || ' 10:00:00' AS DATE) AS t, "
+                    "TRY_CAST(name AS INTEGER) AS n, TRY_CAST(grp AS DATE) AS g, "
+                    "TRY_CAST(CAST(id AS VARCHAR) || '-02-30' AS DATE) AS bad, "
+                    "TRY_CAST('x' AS DOUBLE) AS x, CAST('2024-1-2' AS DATE) AS literal, "
+                    "CAST('2.5' AS INTEGER) AS half FROM people",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
@@ -137,6 +147,17 @@ def conditions(count: int, seed: int = 7) -> list[str]:
         return f"({draw(depth - 1)}) {kind} ({draw(depth - 1)})"
 
     return [draw(3) for _ in range(count)]
+
+
+def test_a_string_that_is_no_number_fails_its_cast_naming_it(small):
+    source, duck = small
+    query = "SELECT CAST(COALESCE(name, '0') AS INTEGER) AS n FROM people"
+    with pytest.raises(Exception, match="Could not convert string"):
+        duck.execute(query)  # DuckDB's error as well: not NULL
+    planned = compute.sql.plan(source, query)  # planned: the strings are only read later
+    with dask.config.set(scheduler="sync"), pytest.raises(
+            ConversionError, match=r"could not convert the string '.+' to INTEGER"):
+        planned.frame.compute()
 
 
 @pytest.mark.parametrize("condition", conditions(24))
