@@ -82,6 +82,7 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       DOUBLE)``, which the aggregation reduces with the other aggregates (not in a window);
     - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
       ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
+    - ``DATE_PART('part', d)``: ``EXTRACT(part FROM d)``;
     - ``COUNT_IF(c)``: ``COUNT(CASE WHEN c THEN 1 END)``; ``ANY_VALUE(x)``: ``MIN(x)``, one
       of the group's non-NULL values;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
@@ -102,6 +103,10 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
     if isinstance(node, tuple(SPREADS)) and not isinstance(node.this, exp.Distinct) \
             and not isinstance(node.parent, exp.Window):
         return _spread(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") \
+            and len(node.expressions) == 2 and node.expressions[0].is_string:
+        return exp.Extract(this=exp.var(node.expressions[0].name),
+                           expression=node.expressions[1].copy())
     if isinstance(node, exp.CountIf):
         return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this.copy(),
                                                    true=exp.Literal.number(1))]))

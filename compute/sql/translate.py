@@ -786,16 +786,92 @@ def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
 
 
 def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
+    """``a || b`` (NULL where either is) and ``CONCAT(a, ...)``, which DuckDB reads with its
+    NULLs as empty strings (sqlglot's ``coalesce``)."""
     parts = [compile_node(e) for e in (node.expressions or [node.this, node.expression])]
+    skip_nulls = bool(node.args.get("coalesce"))
 
     def run(part: pd.DataFrame) -> pd.Series:
-        pieces = [as_column(p(part), part) for p in parts]
-        result = pieces[0].astype(STRING_DTYPE)
+        pieces = [as_column(p(part), part).astype(STRING_DTYPE) for p in parts]
+        if skip_nulls:
+            pieces = [piece.fillna("") for piece in pieces]
+        result = pieces[0]
         for piece in pieces[1:]:
-            result = result + piece.astype(STRING_DTYPE)
+            result = result + piece
         return result
 
     return run
+
+
+def _concat_ws(node: exp.ConcatWs, compile_node: Compile) -> Fn:
+    """``CONCAT_WS(sep, a, ...)``: the non-NULL values joined by the literal ``sep``."""
+    separator, *values = node.expressions
+    if not (isinstance(separator, exp.Literal) and separator.is_string):
+        raise unsupported(node, "CONCAT_WS with a separator other than a literal string")
+    parts = [compile_node(value) for value in values]
+
+    def run(part: pd.DataFrame) -> pd.Series:
+        result = None
+        for fn in parts:
+            piece = as_column(fn(part), part).astype(STRING_DTYPE)
+            result = piece if result is None else result.where(piece.isna(), (
+                result + separator.this + piece).where(result.notna(), piece))
+        return result.fillna("")
+
+    return run
+
+
+def _affix(node: exp.Expr, compile_node: Compile) -> Fn:
+    """``LEFT(s, n)`` and ``RIGHT(s, n)``: the first (last) ``n`` characters; a negative ``n``
+    all but the last (first) ``-n``."""
+    count = node.expression
+    if not count.is_int:
+        raise unsupported(node, f"{node.sql_name()} of a count other than an integer constant")
+    n = count.to_py()
+    if isinstance(node, exp.Left):
+        start, stop = 0, n
+    else:
+        start, stop = (-n if n > 0 else None if n == 0 else -n), None
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        strings = as_column(inner(part), part)
+        if start is None:  # RIGHT(s, 0): '' (a slice from -0 would be all of it)
+            return strings.str.slice(0, 0)
+        return strings.str.slice(start, stop)
+
+    return run
+
+
+# STRFTIME's directives that pandas and cuDF format alike
+STRFTIME_DIRECTIVES = frozenset("YmdHMSj%")
+
+
+def _strftime(node: exp.TimeToStr, compile_node: Compile) -> Fn:
+    """``STRFTIME(d, 'format')`` of a literal format of :data:`STRFTIME_DIRECTIVES`."""
+    form = node.args.get("format")
+    directives = set(form.this[1 + i] for i, c in enumerate(form.this[:-1]) if c == "%") \
+        if isinstance(form, exp.Literal) and form.is_string else None
+    if directives is None or not directives <= STRFTIME_DIRECTIVES:
+        raise unsupported(node, "STRFTIME with a format other than a literal of %Y %m %d %H %M "
+                                "%S %j")
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        if _is_null(value) is True:
+            return None
+        dates = as_column(value, part)
+        dates = dates if dates.dtype.kind == "M" else frames.to_datetime(dates)
+        return dates.dt.strftime(form.this).astype(STRING_DTYPE).where(dates.notna())
+
+    return run
+
+
+def _current_date(_node: exp.Expr, _compile: Compile) -> Fn:
+    """``CURRENT_DATE``: the day the query is planned, on this machine's clock."""
+    today = pd.Timestamp.now().normalize()
+    return lambda _part: today
 
 
 def _round(node: exp.Round, compile_node: Compile) -> Fn:
@@ -900,6 +976,11 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Pad: _pad,
     exp.DPipe: _concat,
     exp.Concat: _concat,
+    exp.ConcatWs: _concat_ws,
+    exp.Left: _affix,
+    exp.Right: _affix,
+    exp.TimeToStr: _strftime,
+    exp.CurrentDate: _current_date,
     exp.Round: _round,
     exp.Abs: _function(abs),
     exp.Floor: _rounded(np.floor),

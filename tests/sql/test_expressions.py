@@ -105,6 +105,15 @@ EXPRESSIONS = {
                  "born, DATE '2024-03-01') AS m, DATE_DIFF('quarter', DATE '2000-01-01', born) "
                  "AS q, DATE_DIFF('day', born, DATE '2024-03-01') AS d FROM people "
                  "WHERE DATE_DIFF('year', born, DATE '2024-01-01') >= 25 OR born IS NULL",
+    # CONCAT reads a NULL as '' (|| does not); CONCAT_WS skips NULLs
+    "string_pieces": "SELECT id, LEFT(name, 2) AS l, RIGHT(name, 2) AS r, LEFT(name, -1) AS ln, "
+                     "RIGHT(name, -1) AS rn, RIGHT(name, 0) AS r0, CONCAT(name, grp, '!') AS c, "
+                     "name || grp AS p, CONCAT_WS('-', name, grp, city) AS w, "
+                     "CONCAT(NULL, NULL) AS n FROM people",
+    "date_formats": "SELECT id, STRFTIME(born, '%Y-%m') AS ym, STRFTIME(born, '%d/%m/%Y %j') AS f, "
+                    "DATE_PART('year', born) AS y, DATE_PART('quarter', born) AS q, "
+                    "born < CURRENT_DATE AS past, DATE_DIFF('year', DATE '2000-01-01', "
+                    "CURRENT_DATE) AS since FROM people",
     # strings parsed as DuckDB casts them: spaces trimmed, '10.5' rounded away from zero, a
     # date's time ignored; NULL from TRY_CAST where a string is no number or date
     "string_casts": "SELECT id, CAST(CAST(amount AS VARCHAR) || '.5' AS INTEGER) AS i, "
