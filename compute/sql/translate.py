@@ -234,11 +234,14 @@ def _as_days(count: Fn) -> Fn:
 
 
 def _is_date(node: exp.Expr) -> bool:
-    """Whether the optimiser typed ``node`` DATE (from the tables' schemas)."""
+    """Whether the optimiser typed ``node`` DATE (from the tables' schemas); parentheses, which
+    it leaves untyped, are looked through."""
+    node = node.unnest()
     return node.type is not None and node.type.this == exp.DataType.Type.DATE
 
 
 def _is_integer(node: exp.Expr) -> bool:
+    node = node.unnest()
     return node.type is not None and node.type.this in exp.DataType.INTEGER_TYPES
 
 

@@ -203,6 +203,11 @@ RELATIONAL = {
               "COUNT_IF(amount > 30) AS c, ANY_VALUE(grp) AS g FROM people GROUP BY ROLLUP (grp)",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
+    # the days between two date columns, as a group key too (the optimiser leaves the
+    # parenthesised operands of DATE_DIFF's spelling untyped)
+    "date_diff_columns": "SELECT DATE_DIFF('day', p.born, v.day) AS d, COUNT(*) AS n, "
+                         "MIN(v.day - p.born) AS m FROM people p JOIN visits v ON v.person = p.id "
+                         "GROUP BY 1",
     # one value: NULL for a sample's spread, 0 for a population's
     "spread": "SELECT grp, VAR_SAMP(score) AS vs, VAR_POP(score) AS vp, STDDEV_SAMP(amount) AS "
               "ss, STDDEV_POP(amount) AS sp, VARIANCE(amount + score) AS v, STDDEV(amount) "
