@@ -83,8 +83,8 @@ def desugared(tree: exp.Expr) -> exp.Expr:
     - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
       ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
     - ``DATE_PART('part', d)``: ``EXTRACT(part FROM d)``;
-    - ``COUNT_IF(c)``: ``COUNT(CASE WHEN c THEN 1 END)``; ``ANY_VALUE(x)``: ``MIN(x)``, one
-      of the group's non-NULL values;
+    - ``COUNT_IF(c)``: ``SUM(CASE WHEN c THEN 1 ELSE 0 END)``, NULL over no rows as DuckDB's;
+      ``ANY_VALUE(x)``: ``MIN(x)``, one of the group's non-NULL values;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
     """
     return tree.transform(_spelled_out).transform(eliminate_qualify)
@@ -108,8 +108,9 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
         return exp.Extract(this=exp.var(node.expressions[0].name),
                            expression=node.expressions[1].copy())
     if isinstance(node, exp.CountIf):
-        return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this.copy(),
-                                                   true=exp.Literal.number(1))]))
+        return exp.Sum(this=exp.Case(ifs=[exp.If(this=node.this.copy(),
+                                                 true=exp.Literal.number(1))],
+                                     default=exp.Literal.number(0)))
     if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
         return exp.Min(this=node.this.this.copy())
     if isinstance(node, exp.DateDiff):

@@ -147,6 +147,13 @@ def as_column(value: Any, part: Any) -> Any:
     return value if is_column(value) else constant(value, part)
 
 
+def _as_strings(value: Any, part: Any) -> Any:
+    """``value`` as a column of strings; a NULL literal as one of NULL strings (the ``.str``
+    methods refuse the float column of NULLs that :func:`constant` makes of it)."""
+    column = as_column(value, part)
+    return column.astype(STRING_DTYPE) if _is_null(value) is True else column
+
+
 def _scalar_dtype(value: Any) -> Any:
     if isinstance(value, str):
         return STRING_DTYPE
@@ -414,7 +421,7 @@ def _like(case_insensitive: bool) -> Callable[[exp.Expr, Compile], Fn]:
         inner = compile_node(node.this)
 
         def run(part: pd.DataFrame) -> Any:
-            column = as_column(inner(part), part)
+            column = _as_strings(inner(part), part)
             return _nullable(frames.matches_whole(column, body, case_insensitive), column)
 
         return run
@@ -725,7 +732,7 @@ def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], F
 def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         inner = compile_node(node.this)
-        return lambda part: getattr(as_column(inner(part), part).str, name)()
+        return lambda part: getattr(_as_strings(inner(part), part).str, name)()
 
     return translate
 
@@ -747,7 +754,7 @@ def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
     side = TRIM_SIDES[(node.args.get("position") or "").upper()]
     strip = SPACES if characters is None else characters.this
     inner = compile_node(node.this)
-    return lambda part: getattr(as_column(inner(part), part).str, side)(strip)
+    return lambda part: getattr(_as_strings(inner(part), part).str, side)(strip)
 
 
 def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
@@ -758,7 +765,7 @@ def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
     # SQL counts a start before 1 into the length: SUBSTRING('abc', 0, 2) = 'a'
     stop = None if length is None else int(start.this) - 1 + int(length.this)
     inner = compile_node(node.this)
-    return lambda part: as_column(inner(part), part).str.slice(begin, stop)
+    return lambda part: _as_strings(inner(part), part).str.slice(begin, stop)
 
 
 def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
@@ -769,7 +776,7 @@ def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
             or node.args.get("position") is not None or node.args.get("occurrence") is not None:
         raise unsupported(node, "STRPOS of anything but a literal string, from the start")
     inner = compile_node(node.this)
-    return lambda part: as_column(inner(part), part).str.find(substring.this) + 1
+    return lambda part: _as_strings(inner(part), part).str.find(substring.this) + 1
 
 
 def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
@@ -784,7 +791,7 @@ def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
                                 "character")
     size, side = int(width.this), "left" if node.args.get("is_left") else "right"
     inner = compile_node(node.this)
-    return lambda part: as_column(inner(part), part).str.pad(
+    return lambda part: _as_strings(inner(part), part).str.pad(
         size, side=side, fillchar=fill_text).str.slice(0, size)
 
 
@@ -838,7 +845,7 @@ def _affix(node: exp.Expr, compile_node: Compile) -> Fn:
     inner = compile_node(node.this)
 
     def run(part: pd.DataFrame) -> Any:
-        strings = as_column(inner(part), part)
+        strings = _as_strings(inner(part), part)
         if start is None:  # RIGHT(s, 0): '' (a slice from -0 would be all of it)
             return strings.str.slice(0, 0)
         return strings.str.slice(start, stop)

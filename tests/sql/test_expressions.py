@@ -203,6 +203,14 @@ RELATIONAL = {
               "COUNT_IF(amount > 30) AS c, ANY_VALUE(grp) AS g FROM people GROUP BY ROLLUP (grp)",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
+    # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
+    "aggregates_of_nothing": "SELECT MEDIAN(amount) AS m, STDDEV(score) AS s, COUNT_IF(id > 0) "
+                             "AS c, ANY_VALUE(grp) AS a, COUNT(*) AS n FROM people WHERE id > 100",
+    "null_strings": "SELECT UPPER(NULL) AS u, LENGTH(CAST(NULL AS VARCHAR)) AS n, "
+                    "SUBSTRING(CAST(NULL AS VARCHAR), 1, 2) AS s, TRIM(CAST(NULL AS VARCHAR)) AS "
+                    "t, LEFT(CAST(NULL AS VARCHAR), 2) AS l, CAST(NULL AS VARCHAR) LIKE 'a%' AS "
+                    "k, LPAD(CAST(NULL AS VARCHAR), 3, '0') AS p, STRPOS(CAST(NULL AS VARCHAR), "
+                    "'a') AS f",
     # the days between two date columns, as a group key too (the optimiser leaves the
     # parenthesised operands of DATE_DIFF's spelling untyped)
     "date_diff_columns": "SELECT DATE_DIFF('day', p.born, v.day) AS d, COUNT(*) AS n, "
