@@ -525,18 +525,10 @@ def _replace(node: exp.Replace, compile_node: Compile) -> Fn:
     return run
 
 
-def _sqrt(node: exp.Sqrt, compile_node: Compile) -> Fn:
-    """``SQRT(x)``: NaN for a negative ``x``, as DuckDB's (which pandas reads as NULL)."""
-    inner = compile_node(node.this)
-
-    def run(part: pd.DataFrame) -> Any:
-        value = inner(part)
-        if _is_null(value) is True:
-            return None
-        with np.errstate(invalid="ignore"):  # numpy warns of each negative
-            return np.sqrt(as_column(value, part).astype("float64"))
-
-    return run
+def _square_root(value: Any) -> Any:
+    """``SQRT``: NaN for a negative value, as DuckDB's (which pandas reads as NULL)."""
+    with np.errstate(invalid="ignore"):  # numpy warns of each negative
+        return np.sqrt(value.astype("float64"))
 
 
 CAST_TYPES: dict[exp.DataType.Type, str] = {
@@ -711,20 +703,13 @@ def _date_trunc(node: exp.Expr, compile_node: Compile) -> Fn:
 def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     """``FLOOR(x)`` and ``CEIL(x)``: numpy's ufunc, which cuDF Series take too; integers
     are whole already."""
+    def whole(value: Any) -> Any:
+        return value if value.dtype.kind in "iu" else direction(value)
+
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         if node.args.get("decimals") is not None or node.args.get("to") is not None:
             raise unsupported(node, f"{node.sql_name()} with a second argument")
-        inner = compile_node(node.this)
-
-        def run(part: pd.DataFrame) -> Any:
-            value = inner(part)
-            if _is_null(value) is True:
-                return None
-            if is_column(value) and value.dtype.kind in "iu":
-                return value
-            return direction(value)
-
-        return run
+        return _of_column(compile_node(node.this), whole)
 
     return translate
 
@@ -865,17 +850,12 @@ def _strftime(node: exp.TimeToStr, compile_node: Compile) -> Fn:
     if directives is None or not directives <= STRFTIME_DIRECTIVES:
         raise unsupported(node, "STRFTIME with a format other than a literal of %Y %m %d %H %M "
                                 "%S %j")
-    inner = compile_node(node.this)
 
-    def run(part: pd.DataFrame) -> Any:
-        value = inner(part)
-        if _is_null(value) is True:
-            return None
-        dates = as_column(value, part)
+    def formatted(dates: Any) -> Any:
         dates = dates if dates.dtype.kind == "M" else frames.to_datetime(dates)
         return dates.dt.strftime(form.this).astype(STRING_DTYPE).where(dates.notna())
 
-    return run
+    return _of_column(compile_node(node.this), formatted)
 
 
 def _current_date(_node: exp.Expr, _compile: Compile) -> Fn:
@@ -892,13 +872,8 @@ def _round(node: exp.Round, compile_node: Compile) -> Fn:
         raise unsupported(decimals, "ROUND to places that are not an integer constant")
     places = decimals.to_py() if decimals is not None else 0
     scale = 10.0 ** abs(places)
-    inner = compile_node(node.this)
 
-    def run(part: pd.DataFrame) -> Any:
-        value = inner(part)
-        if _is_null(value) is True:
-            return None
-        value = as_column(value, part)
+    def rounded(value: Any) -> Any:
         if value.dtype.kind in "iu":  # in integers: a float loses an 18-digit one's digits
             step = 10 ** -places
             return value if places >= 0 else np.sign(value) * (
@@ -908,7 +883,7 @@ def _round(node: exp.Round, compile_node: Compile) -> Fn:
             return rounded.where(np.isfinite(rounded), value)  # DuckDB's overflow rule
         return _half_away(value / scale) * scale
 
-    return run
+    return _of_column(compile_node(node.this), rounded)
 
 
 def _half_away(value: Any) -> Any:
@@ -918,12 +893,21 @@ def _half_away(value: Any) -> Any:
     return whole + np.sign(value).where((value - whole).abs() >= 0.5, 0)
 
 
-def _function(fn: Callable[[pd.Series], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+def _function(fn: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    """A function of one operand: ``fn`` of its column (see :func:`_of_column`)."""
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
-        inner = compile_node(node.this)
-        return lambda part: fn(as_column(inner(part), part))
+        return _of_column(compile_node(node.this), fn)
 
     return translate
+
+
+def _of_column(inner: Fn, fn: Callable[[Any], Any]) -> Fn:
+    """``fn`` of the column ``inner`` gives (a literal broadcast to one); NULL for NULL."""
+    def run(part: pd.DataFrame) -> Any:
+        value = inner(part)
+        return None if _is_null(value) is True else fn(as_column(value, part))
+
+    return run
 
 
 COMPARISONS: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
@@ -962,7 +946,7 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Greatest: _extreme(operator.gt),
     exp.Least: _extreme(operator.lt),
     exp.Replace: _replace,
-    exp.Sqrt: _sqrt,
+    exp.Sqrt: _function(_square_root),
     exp.Cast: _cast,
     exp.TryCast: _cast,
     exp.Interval: _interval,
