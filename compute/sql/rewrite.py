@@ -160,10 +160,9 @@ def _spread(node: exp.Expr) -> exp.Expr:
         1 if sample else 0)), true=variance)])
 
 
-# DATE_DIFF's units: the number of each per year, and the part that counts within a year
-# (days are counted by DATE - DATE)
-DATE_DIFF_UNITS = {"year": (1, None), "quarter": (4, "quarter"), "month": (12, "month"),
-                   "day": (0, None)}
+# DATE_DIFF's calendar units: the number of each in a year, and the date part that counts
+# them within one (days are counted by DATE - DATE)
+CALENDAR_UNITS = {"year": (1, None), "quarter": (4, "quarter"), "month": (12, "month")}
 
 
 def _unit(node: exp.Expr) -> str:
@@ -173,13 +172,13 @@ def _unit(node: exp.Expr) -> str:
 
 def _date_difference(node: exp.DateDiff) -> exp.Expr:
     """``DATE_DIFF(unit, a, b)``: DuckDB's count of unit boundaries from ``a`` to ``b``."""
-    later, earlier = node.this, node.expression
-    if _unit(node) not in DATE_DIFF_UNITS:
-        raise unsupported(node, f"DATE_DIFF in unit {_unit(node)}")
-    if _unit(node) == "day":
+    later, earlier, unit = node.this, node.expression, _unit(node)
+    if unit == "day":
         return exp.paren(exp.Sub(this=exp.cast(later.copy(), exp.DataType.Type.DATE),
                                  expression=exp.cast(earlier.copy(), exp.DataType.Type.DATE)))
-    per_year, part = DATE_DIFF_UNITS[_unit(node)]
+    if unit not in CALENDAR_UNITS:
+        raise unsupported(node, f"DATE_DIFF in unit {unit}")
+    per_year, part = CALENDAR_UNITS[unit]
 
     def ordinal(date: exp.Expr) -> exp.Expr:
         year = exp.Extract(this=exp.var("year"), expression=date.copy())
