@@ -55,9 +55,9 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
     "legal_rep_id": (kernels.pack_resident_id, None),
     "uscc": (kernels.pack_uscc, ("high", "low")),
 }
-AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max, exp.Median)
-# Reduced in the windows of :class:`_WindowTask` (a running MEDIAN is not)
+# Reduced in the windows of :class:`_WindowTask` too (a running quantile is not)
 WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
+AGGREGATES = (*WINDOW_AGGREGATES, exp.PercentileCont)
 SHIFTS = (exp.Lag, exp.Lead)
 WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *SHIFTS, *WINDOW_AGGREGATES)
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
@@ -548,10 +548,15 @@ class Planner:
                 specs.append((label, "size", None, False))
                 continue
             operand_label = operands.setdefault(operand, f"_o{len(operands)}")
-            specs.append((label, _AGG_NAMES[type(agg)], operand_label, distinct))
+            specs.append((label, _fraction(agg) if isinstance(agg, exp.PercentileCont)
+                          else _AGG_NAMES[type(agg)], operand_label, distinct))
         fns = {**key_fns, **{operand_label: compile_expression(operand, labels)
                              for operand, operand_label in operands.items()}}
         frame = _mapped(relation.frame, _project, fns)
+        for agg in found:
+            if isinstance(agg, exp.PercentileCont) and not pd.api.types.is_numeric_dtype(
+                    frame._meta[operands[agg.this]].dtype):
+                raise unsupported(agg, "QUANTILE_CONT (MEDIAN) of values that are not numbers")
         groups = _groups(relation, keys, sets)
         # Tree reduction into one partition when the groups (not the input) fit in one.
         split = self._split(replace(relation, rows=groups))
@@ -688,9 +693,9 @@ class Planner:
 
 # -- helpers run on partitions (module level: they travel to the workers) -------------------
 
-# Dask's names; a MEDIAN makes Dask shuffle the rows to their group's partition
+# Dask's names (a QUANTILE_CONT's spec holds its fraction instead)
 _AGG_NAMES = {exp.Sum: "sum", exp.Count: "count", exp.Avg: "mean", exp.Min: "min",
-              exp.Max: "max", exp.Median: "median"}
+              exp.Max: "max"}
 # Window frames computed: running up to the current row and its peers (SQL's default), up
 # to the current row alone, or the whole window partition.
 _FRAMES = {
@@ -937,14 +942,11 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
             named[label] = spec
         return known or label
 
-    # COUNT(*) counts an operand's rows where there is one: Dask's shuffling MEDIAN cannot
-    # aggregate a group key
-    counted = next((operand for _, _, operand, _ in specs if operand is not None), by[0])
     sources, nonnull = {}, {}
     for label, how, operand, distinct in specs:
-        if distinct:
+        if distinct or isinstance(how, float):
             continue
-        sources[label] = aggregated(label, (counted, "size") if how == "size" else (operand, how))
+        sources[label] = aggregated(label, (by[0], "size") if how == "size" else (operand, how))
         if how == "sum":  # SUM of no non-NULL value is NULL
             nonnull[label] = aggregated(f"{label}_n", (operand, "count"))
     if not named:
@@ -956,11 +958,17 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
               if label != source or label in nonnull}
     if copies:
         result = result.assign(**copies)
-    for label, _, operand, distinct in specs:
+    for label, how, operand, distinct in specs:
         if distinct:
             unique = grouped_frame[[*by, operand]].drop_duplicates(split_out=split if keys else 1)
             counts = unique.groupby(by, dropna=False)[operand].count().rename(label).reset_index()
             result = result.merge(counts, on=by, how="left")
+        elif isinstance(how, float):  # holistic: each group's rows brought together
+            values = grouped_frame[[*by, operand]]
+            values = values.shuffle(on=by) if keys else values.repartition(npartitions=1)
+            task = _QuantileTask(by, operand, how, label)
+            result = result.merge(values.map_partitions(task, meta=task(values._meta)),
+                                  on=by, how="left")
     if not keys:
         nulls = [label for label, how, _, _ in specs if how not in ("size", "count")]
         result = result.repartition(npartitions=1).map_partitions(
@@ -972,6 +980,21 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
         result = result.map_partitions(frames.with_missing, missing,
                                        meta=frames.with_missing(result._meta, missing))
     return result[[*all_keys, *(label for label, _, _, _ in specs)]]
+
+
+class _QuantileTask(_Task):
+    """A partition's groups' ``fraction`` quantile of ``operand``, interpolated between the
+    two nearest values (SQL's QUANTILE_CONT; pandas' and cuDF's linear quantile)."""
+
+    __name__ = "quantile"
+
+    def __init__(self, by: list[str], operand: str, fraction: float, label: str) -> None:
+        self.by, self.operand, self.fraction, self.label = by, operand, fraction, label
+
+    def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
+        values = part[[*self.by, self.operand]].astype({self.operand: "float64"})
+        grouped = values.groupby(self.by, dropna=False)[self.operand]
+        return grouped.quantile(self.fraction).rename(self.label).reset_index()
 
 
 def _one_row(part: pd.DataFrame, nulls: list[str]) -> pd.DataFrame:
@@ -1302,6 +1325,16 @@ def _function_name(function: exp.Expr) -> str:
         return "count_star"
     return {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank",
             exp.Lag: "shift", exp.Lead: "shift", **_AGG_NAMES}[type(function)]
+
+
+def _fraction(quantile: exp.PercentileCont) -> float:
+    """A QUANTILE_CONT's fraction, a constant in [0, 1]."""
+    fraction = quantile.expression
+    if not (isinstance(fraction, exp.Literal) and not fraction.is_string
+            and 0 <= float(fraction.this) <= 1):
+        raise unsupported(quantile, "QUANTILE_CONT of a fraction other than one constant "
+                                    "from 0 to 1")
+    return float(fraction.this)
 
 
 def _shift(function: exp.Expr) -> int:

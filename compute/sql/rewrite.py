@@ -83,6 +83,8 @@ def desugared(tree: exp.Expr) -> exp.Expr:
     - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
       ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
     - ``DATE_PART('part', d)``: ``EXTRACT(part FROM d)``;
+    - ``MEDIAN(x)``: ``QUANTILE_CONT(x, 0.5)``; ``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY
+      x)``: ``QUANTILE_CONT(x, q)`` (of ``1 - q`` for a descending order);
     - ``COUNT_IF(c)``: ``SUM(CASE WHEN c THEN 1 ELSE 0 END)``, NULL over no rows as DuckDB's;
       ``ANY_VALUE(x)``: ``MIN(x)``, one of the group's non-NULL values;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
@@ -107,6 +109,11 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
             and len(node.expressions) == 2 and node.expressions[0].is_string:
         return exp.Extract(this=exp.var(node.expressions[0].name),
                            expression=node.expressions[1].copy())
+    if isinstance(node, exp.Median) and not isinstance(node.parent, exp.Window):
+        return exp.PercentileCont(this=node.this.copy(), expression=exp.Literal.number(0.5))
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont) \
+            and len(node.expression.expressions) == 1:
+        return _within_group(node)
     if isinstance(node, exp.CountIf):
         return exp.Sum(this=exp.Case(ifs=[exp.If(this=node.this.copy(),
                                                  true=exp.Literal.number(1))],
@@ -188,6 +195,15 @@ def _date_difference(node: exp.DateDiff) -> exp.Expr:
                        expression=exp.Extract(this=exp.var(part), expression=date.copy()))
 
     return exp.paren(exp.Sub(this=ordinal(later), expression=ordinal(earlier)))
+
+
+def _within_group(node: exp.WithinGroup) -> exp.Expr:
+    """``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY x [DESC])``: ``QUANTILE_CONT(x, q)``, or
+    of ``1 - q`` for a descending order."""
+    fraction, ordered = node.this.this, node.expression.expressions[0]
+    if ordered.args.get("desc"):
+        fraction = exp.Sub(this=exp.Literal.number(1), expression=fraction.copy())
+    return exp.PercentileCont(this=ordered.this.copy(), expression=fraction.copy())
 
 
 def _filtered_aggregate(node: exp.Filter) -> exp.Expr:

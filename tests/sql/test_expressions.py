@@ -198,9 +198,12 @@ RELATIONAL = {
     "window_over_aggregates": "SELECT grp, SUM(amount) AS s, RANK() OVER (ORDER BY SUM(amount) "
                               "DESC) AS r, SUM(SUM(amount)) OVER () AS total, LAG(COUNT(*)) "
                               "OVER (ORDER BY grp) AS p FROM people GROUP BY grp",
-    # a MEDIAN shuffles each group's rows together; COUNT(*) beside it still counts rows
+    # quantiles bring each group's rows together, beside the reduced aggregates
     "median": "SELECT grp, MEDIAN(score) AS m, MEDIAN(amount) AS a, COUNT(*) AS n, "
-              "COUNT_IF(amount > 30) AS c, ANY_VALUE(grp) AS g FROM people GROUP BY ROLLUP (grp)",
+              "COUNT_IF(amount > 30) AS c, ANY_VALUE(grp) AS g, QUANTILE_CONT(amount, 0.9) AS "
+              "p90, PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY score) AS p25, "
+              "PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY score DESC) AS p75, "
+              "COUNT(DISTINCT city) AS d FROM people GROUP BY ROLLUP (grp)",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
     # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
