@@ -20,7 +20,7 @@ from sqlglot import exp
 from compute.planner import one_memory_reading
 from compute.sql.errors import SqlError
 from compute.sql.execute import Planner
-from compute.sql.rewrite import DIALECT, check, desugared, optimise, parse
+from compute.sql.rewrite import DIALECT, check, coerced, desugared, optimise, parse
 from compute.sql.source import TableSource
 
 __all__ = ["Query", "SqlError", "TableSource", "plan", "sql"]
@@ -50,7 +50,7 @@ def plan(source: TableSource, query: str) -> Query:
     """
     tree = desugared(parse(query))
     check(tree)
-    optimised = optimise(tree, source)
+    optimised = coerced(optimise(tree, source))
     planner = Planner(source)
     with one_memory_reading():
         relation = planner.query(optimised)

@@ -11,7 +11,10 @@ NULL (so false) for every row once the subquery yields a NULL, and the executor 
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import math
+import re
 
 import pyarrow as pa
 import sqlglot
@@ -21,7 +24,7 @@ from sqlglot.optimizer import optimizer
 from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
 from sqlglot.transforms import eliminate_qualify
 
-from compute.sql.errors import SqlError, unsupported
+from compute.sql.errors import SqlError, position, unsupported
 from compute.sql.functions import FUNCTIONS
 from compute.sql.source import TableSource
 
@@ -255,6 +258,88 @@ def optimise(tree: exp.Expr, source: TableSource) -> exp.Expr:
         return optimizer.optimize(tree, schema=schema, dialect=DIALECT, rules=rules)
     except sqlglot.errors.OptimizeError as error:
         raise SqlError(f"invalid query: {error}", "query") from None
+
+
+COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+NUMBERS = exp.DataType.NUMERIC_TYPES
+DATES = {exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ}
+
+
+def coerced(tree: exp.Expr) -> exp.Expr:
+    """``tree`` (optimised: typed) with DuckDB's implicit casts where a comparison, IN or
+    BETWEEN meets a string and a number or a date: a string literal becomes a value of the
+    other side's type (``division_code = '110101'``), a string column is cast to it. pandas
+    would compare ``'1'`` with ``1`` as unequal: no row, and no error. A literal that is no
+    number or date is refused here."""
+    for node in list(tree.find_all(*COMPARISONS, exp.In, exp.Between)):
+        if isinstance(node, exp.In):
+            others = [] if node.args.get("query") else node.expressions
+        elif isinstance(node, exp.Between):
+            others = [node.args["low"], node.args["high"]]
+        else:
+            others = [node.expression]
+        for other in others:
+            _coerce(node.this, other)
+            _coerce(other, node.this)
+    for cast in tree.find_all(exp.Cast):  # sqlglot's own casts of literals too
+        if isinstance(cast.this, exp.Literal) and cast.this.is_string \
+                and not isinstance(cast, exp.TryCast):
+            _typed_literal(cast.this, cast.to)
+    return tree
+
+
+def _coerce(typed: exp.Expr, other: exp.Expr) -> None:
+    """``other``, a string, as a value of ``typed``'s type when that is a number or a date."""
+    kind = typed.unnest().type
+    if kind is None or kind.this not in NUMBERS | DATES:
+        return
+    if isinstance(other, exp.Literal) and other.is_string:
+        other.replace(_typed_literal(other, kind))
+    elif other.type is not None and other.type.this in exp.DataType.TEXT_TYPES:
+        cast = exp.cast(other.copy(), kind)
+        cast.type = kind
+        other.replace(cast)
+
+
+def _typed_literal(literal: exp.Literal, kind: exp.DataType) -> exp.Expr:
+    """A string literal compared with a ``kind`` as that: a number (a whole one for an
+    integer type, its half rounded away from zero, as DuckDB casts) or a CAST to the date."""
+    text = literal.this.strip()
+    if kind.this in DATES:
+        if not _is_date(text):
+            raise _not_a(literal, "date (YYYY-MM-DD)")
+        cast = exp.cast(exp.Literal.string(text), kind)
+        cast.type = kind
+        return cast
+    if kind.this not in NUMBERS:
+        return literal
+    try:
+        number = float(text)
+    except ValueError:
+        raise _not_a(literal, "number") from None
+    if kind.this in exp.DataType.INTEGER_TYPES:
+        whole = math.floor(abs(number) + 0.5)
+        return exp.Literal.number(int(math.copysign(whole, number)))
+    return exp.Literal.number(text)
+
+
+def _not_a(literal: exp.Literal, kind: str) -> SqlError:
+    """The planning error for a string literal read as a ``kind`` that it is not."""
+    line, col = position(literal)
+    return SqlError(f"{literal.sql()} is no {kind}", "literal", line, col)
+
+
+# A date as DuckDB reads one from a string: year, month and day, any time after it ignored
+DATE_TEXT = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+
+
+def _is_date(text: str) -> bool:
+    """Whether ``text`` is a real day as :data:`DATE_TEXT` reads it (not 30 February)."""
+    parts = DATE_TEXT.match(text)
+    try:
+        return parts is not None and bool(datetime.date(*map(int, parts.groups())))
+    except ValueError:
+        return False
 
 
 def semi_joins(expression: exp.Expr) -> exp.Expr:

@@ -339,6 +339,17 @@ def test_no_form_of_sql_returns_a_raw_id(auditor: GovernedSession, governed, raw
     assert ran >= 1 or query in MAY_BE_REFUSED
 
 
+def test_a_failed_cast_names_only_a_value_the_view_shows(auditor: GovernedSession, governed,
+                                                        raw_ids: set[str]) -> None:
+    # Comparing the ID column with a number casts the masked strings: the first one that is
+    # no number is named in the error, and it is the masked one, never the raw ID.
+    census = governed(STATS, None, CENSUS)
+    for session in (auditor, census):
+        with pytest.raises(JobError, match="could not convert the string") as failed:
+            run(session, "SELECT COUNT(*) AS n FROM residents WHERE resident_id = 1101011951")
+        assert not any(raw in str(failed.value) for raw in raw_ids)
+
+
 def test_a_where_on_a_raw_id_finds_nothing(auditor: GovernedSession, governed,
                                            db: duckdb.DuckDBPyConnection, province: str,
                                            raw_ids: set[str]) -> None:

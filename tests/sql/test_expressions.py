@@ -114,6 +114,11 @@ EXPRESSIONS = {
                     "DATE_PART('year', born) AS y, DATE_PART('quarter', born) AS q, "
                     "born < CURRENT_DATE AS past, DATE_DIFF('year', DATE '2000-01-01', "
                     "CURRENT_DATE) AS since FROM people",
+    # a string compared with a number or a date is read as one, as DuckDB casts it
+    "implicit_casts": "SELECT id, amount > '30' AS a, CAST(amount AS VARCHAR) = 40 AS b, "
+                      "born >= '1990-01-31' AS c FROM people WHERE amount = '40' OR amount IN "
+                      "('10', ' 20 ') OR born = '1990-1-31' OR score BETWEEN '3.5' AND '5' OR "
+                      "born IN ('1985-06-15', '1999-03-03 10:00:00') OR amount = '79.5'",
     # strings parsed as DuckDB casts them: spaces trimmed, '10.5' rounded away from zero, a
     # date's time ignored; NULL from TRY_CAST where a string is no number or date
     "string_casts": "SELECT id, CAST(CAST(amount AS VARCHAR) || '.5' AS INTEGER) AS i, "
@@ -158,11 +163,14 @@ def conditions(count: int, seed: int = 7) -> list[str]:
     return [draw(3) for _ in range(count)]
 
 
-def test_a_string_that_is_no_number_fails_its_cast_naming_it(small):
+@pytest.mark.parametrize("query", [
+    "SELECT CAST(COALESCE(name, '0') AS INTEGER) AS n FROM people",
+    "SELECT id FROM people WHERE name = 1",  # the string column is cast to the number's type
+])
+def test_a_string_that_is_no_number_fails_its_cast_naming_it(small, query):
     source, duck = small
-    query = "SELECT CAST(COALESCE(name, '0') AS INTEGER) AS n FROM people"
     with pytest.raises(Exception, match="Could not convert string"):
-        duck.execute(query)  # DuckDB's error as well: not NULL
+        duck.execute(query)  # DuckDB's error as well: not NULL, nor no row
     planned = compute.sql.plan(source, query)  # planned: the strings are only read later
     with dask.config.set(scheduler="sync"), pytest.raises(
             ConversionError, match=r"could not convert the string '.+' to INTEGER"):
@@ -332,6 +340,14 @@ def test_scan_gets_columns_and_filters(small):
     (table, columns, filters), = source.scans
     assert (table, columns) == ("people", ["name", "grp", "amount"])
     assert sorted(filters) == [("amount", ">=", 30), ("grp", "==", "a")]
+
+
+def test_a_string_compared_with_a_number_or_date_is_pushed_as_one(small):
+    source, _ = small
+    source.scans.clear()
+    compute.sql.plan(source, "SELECT name FROM people WHERE amount >= '30' AND born = '1990-1-31'")
+    (_, _, filters), = source.scans
+    assert sorted(filters) == [("amount", ">=", 30), ("born", "==", dt.date(1990, 1, 31))]
 
 
 def test_unknown_join_strategy_is_refused(small):
