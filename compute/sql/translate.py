@@ -838,6 +838,26 @@ def _affix(node: exp.Expr, compile_node: Compile) -> Fn:
     return run
 
 
+def _split_part(node: exp.SplitPart, compile_node: Compile) -> Fn:
+    """``SPLIT_PART(s, 'delimiter', n)``: the ``n``-th piece of ``s`` (from 1), '' past the
+    last, as DuckDB's."""
+    delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
+    if not (isinstance(delimiter, exp.Literal) and delimiter.is_string and delimiter.this
+            and index is not None and index.is_int and index.to_py() >= 1):
+        raise unsupported(node, "SPLIT_PART other than by a literal string, of a piece "
+                                "numbered from 1")
+    piece = index.to_py() - 1
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        strings = _as_strings(inner(part), part)
+        pieces = strings.str.split(delimiter.this, expand=True, n=piece + 1)
+        found = pieces[piece] if piece in pieces.columns else strings.str.slice(0, 0)
+        return found.fillna("").where(strings.notna())
+
+    return run
+
+
 # STRFTIME's directives that pandas and cuDF format alike
 STRFTIME_DIRECTIVES = frozenset("YmdHMSj%")
 
@@ -971,6 +991,7 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.DPipe: _concat,
     exp.Concat: _concat,
     exp.ConcatWs: _concat_ws,
+    exp.SplitPart: _split_part,
     exp.Left: _affix,
     exp.Right: _affix,
     exp.TimeToStr: _strftime,

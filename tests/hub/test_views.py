@@ -317,7 +317,8 @@ ATTEMPTS = [
     "SELECT LAG(resident_id) OVER (ORDER BY name) AS p, LEAD(resident_id, 1, '') "
     "OVER (ORDER BY name) AS n FROM residents",
     "SELECT LEFT(resident_id, 17) AS l, RIGHT(resident_id, 12) AS r, "
-    "CONCAT_WS('', resident_id, name) AS c, CONCAT(resident_id, NULL) AS d FROM residents",
+    "CONCAT_WS('', resident_id, name) AS c, CONCAT(resident_id, NULL) AS d, "
+    "SPLIT_PART(resident_id, '*', 1) AS h, SPLIT_PART(resident_id, '*', 9) AS t FROM residents",
 ]
 # Refused for every caller here: the census grant lacks deaths and enterprises' IDs are
 # not granted to it either way, and the SQL layer looks unquoted table names up as written.

@@ -109,7 +109,9 @@ EXPRESSIONS = {
     "string_pieces": "SELECT id, LEFT(name, 2) AS l, RIGHT(name, 2) AS r, LEFT(name, -1) AS ln, "
                      "RIGHT(name, -1) AS rn, RIGHT(name, 0) AS r0, CONCAT(name, grp, '!') AS c, "
                      "name || grp AS p, CONCAT_WS('-', name, grp, city) AS w, "
-                     "CONCAT(NULL, NULL) AS n FROM people",
+                     "CONCAT(NULL, NULL) AS n, SPLIT_PART(name, 'n', 1) AS s1, "
+                     "SPLIT_PART(name || '-x-y', '-', 3) AS s3, SPLIT_PART(name, 'o', 2) AS s2, "
+                     "SPLIT_PART(name, 'n', 4) AS past FROM people",
     "date_formats": "SELECT id, STRFTIME(born, '%Y-%m') AS ym, STRFTIME(born, '%d/%m/%Y %j') AS f, "
                     "DATE_PART('year', born) AS y, DATE_PART('quarter', born) AS q, "
                     "born < CURRENT_DATE AS past, DATE_DIFF('year', DATE '2000-01-01', "
