@@ -958,17 +958,19 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
               if label != source or label in nonnull}
     if copies:
         result = result.assign(**copies)
-    for label, how, operand, distinct in specs:
+    for label, _, operand, distinct in specs:
         if distinct:
             unique = grouped_frame[[*by, operand]].drop_duplicates(split_out=split if keys else 1)
             counts = unique.groupby(by, dropna=False)[operand].count().rename(label).reset_index()
             result = result.merge(counts, on=by, how="left")
-        elif isinstance(how, float):  # holistic: each group's rows brought together
-            values = grouped_frame[[*by, operand]]
-            values = values.shuffle(on=by) if keys else values.repartition(npartitions=1)
-            task = _QuantileTask(by, operand, how, label)
-            result = result.merge(values.map_partitions(task, meta=task(values._meta)),
-                                  on=by, how="left")
+    quantiles = [(label, operand, how) for label, how, operand, _ in specs
+                 if isinstance(how, float)]
+    if quantiles:  # holistic: each group's rows brought together, once for all quantiles
+        values = grouped_frame[[*by, *dict.fromkeys(operand for _, operand, _ in quantiles)]]
+        values = values.shuffle(on=by) if keys else values.repartition(npartitions=1)
+        task = _QuantileTask(by, quantiles)
+        result = result.merge(values.map_partitions(task, meta=task(values._meta)),
+                              on=by, how="left")
     if not keys:
         nulls = [label for label, how, _, _ in specs if how not in ("size", "count")]
         result = result.repartition(npartitions=1).map_partitions(
@@ -983,18 +985,22 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
 
 
 class _QuantileTask(_Task):
-    """A partition's groups' ``fraction`` quantile of ``operand``, interpolated between the
-    two nearest values (SQL's QUANTILE_CONT; pandas' and cuDF's linear quantile)."""
+    """A partition's groups' quantiles, each ``(label, operand, fraction)`` interpolated
+    between the two nearest values (SQL's QUANTILE_CONT; pandas' and cuDF's linear
+    quantile)."""
 
     __name__ = "quantile"
 
-    def __init__(self, by: list[str], operand: str, fraction: float, label: str) -> None:
-        self.by, self.operand, self.fraction, self.label = by, operand, fraction, label
+    def __init__(self, by: list[str], quantiles: list[tuple[str, str, float]]) -> None:
+        self.by, self.quantiles = by, quantiles
 
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
-        values = part[[*self.by, self.operand]].astype({self.operand: "float64"})
-        grouped = values.groupby(self.by, dropna=False)[self.operand]
-        return grouped.quantile(self.fraction).rename(self.label).reset_index()
+        operands = [column for column in part.columns if column not in self.by]
+        grouped = part.astype(dict.fromkeys(operands, "float64")).groupby(self.by,
+                                                                          dropna=False)
+        found = [grouped[operand].quantile(fraction).rename(label)
+                 for label, operand, fraction in self.quantiles]
+        return frames.library(part).concat(found, axis=1).reset_index()
 
 
 def _one_row(part: pd.DataFrame, nulls: list[str]) -> pd.DataFrame:

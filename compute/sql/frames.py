@@ -175,9 +175,11 @@ def to_datetime(column: Any) -> Any:
 
     Both guess the format of strings from one value: pandas from the first non-NULL one,
     cuDF from the first one even when it is NULL (and then fails). cuDF gets the format
-    guessed pandas' way.
+    guessed pandas' way. Dates already are returned as they are.
     """
-    if not is_cudf(column) or column.dtype.kind == "M":
+    if column.dtype.kind == "M":
+        return column
+    if not is_cudf(column):
         return library(column).to_datetime(column)
     present = column.dropna()
     guessed = pd.tseries.api.guess_datetime_format(present.iloc[0]) if len(present) else None

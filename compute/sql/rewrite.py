@@ -11,10 +11,7 @@ NULL (so false) for every row once the subquery yields a NULL, and the executor 
 
 from __future__ import annotations
 
-import datetime
 import itertools
-import math
-import re
 
 import pyarrow as pa
 import sqlglot
@@ -27,6 +24,7 @@ from sqlglot.transforms import eliminate_qualify
 from compute.sql.errors import SqlError, position, unsupported
 from compute.sql.functions import FUNCTIONS
 from compute.sql.source import TableSource
+from compute.sql.translate import CAST_TYPES, cast_value
 
 DIALECT = "duckdb"
 NULL_AWARE = "_notin_"
@@ -85,7 +83,7 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       DOUBLE)``, which the aggregation reduces with the other aggregates (not in a window);
     - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
       ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
-    - ``DATE_PART('part', d)``: ``EXTRACT(part FROM d)``;
+    - ``DATE_PART('part', d)``, ``YEAR(d)``, ``MONTH(d)``, ...: ``EXTRACT(part FROM d)``;
     - ``MEDIAN(x)``: ``QUANTILE_CONT(x, 0.5)``; ``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY
       x)``: ``QUANTILE_CONT(x, q)`` (of ``1 - q`` for a descending order);
     - ``COUNT_IF(c)``: ``SUM(CASE WHEN c THEN 1 ELSE 0 END)``, NULL over no rows as DuckDB's;
@@ -108,6 +106,8 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
     if isinstance(node, tuple(SPREADS)) and not isinstance(node.this, exp.Distinct) \
             and not isinstance(node.parent, exp.Window):
         return _spread(node)
+    if type(node) in DATE_PARTS:
+        return exp.Extract(this=exp.var(DATE_PARTS[type(node)]), expression=node.this.copy())
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") \
             and len(node.expressions) == 2 and node.expressions[0].is_string:
         return exp.Extract(this=exp.var(node.expressions[0].name),
@@ -131,6 +131,12 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
         return exp.Like(this=node.this,
                         expression=exp.Literal.string(before + node.expression.this + after))
     return node
+
+
+# YEAR(d) and the other date parts' functions, as the field EXTRACT takes
+DATE_PARTS: dict[type[exp.Expr], str] = {
+    exp.Year: "year", exp.Quarter: "quarter", exp.Month: "month", exp.Day: "day",
+    exp.DayOfWeek: "dow", exp.DayOfYear: "doy"}
 
 
 # STARTS_WITH, ENDS_WITH and CONTAINS as the LIKE patterns around their literal text.
@@ -302,44 +308,21 @@ def _coerce(typed: exp.Expr, other: exp.Expr) -> None:
 
 
 def _typed_literal(literal: exp.Literal, kind: exp.DataType) -> exp.Expr:
-    """A string literal compared with a ``kind`` as that: a number (a whole one for an
-    integer type, its half rounded away from zero, as DuckDB casts) or a CAST to the date."""
-    text = literal.this.strip()
-    if kind.this in DATES:
-        if not _is_date(text):
-            raise _not_a(literal, "date (YYYY-MM-DD)")
-        cast = exp.cast(exp.Literal.string(text), kind)
-        cast.type = kind
-        return cast
-    if kind.this not in NUMBERS:
+    """A string literal compared with (or cast to) a ``kind`` as CAST reads it: a number, or
+    a CAST to the date (which the scan takes as a filter); refused when it is none."""
+    if kind.this not in NUMBERS | DATES:
         return literal
-    try:
-        number = float(text)
-    except ValueError:
-        raise _not_a(literal, "number") from None
-    if kind.this in exp.DataType.INTEGER_TYPES:
-        whole = math.floor(abs(number) + 0.5)
-        return exp.Literal.number(int(math.copysign(whole, number)))
-    return exp.Literal.number(text)
-
-
-def _not_a(literal: exp.Literal, kind: str) -> SqlError:
-    """The planning error for a string literal read as a ``kind`` that it is not."""
-    line, col = position(literal)
-    return SqlError(f"{literal.sql()} is no {kind}", "literal", line, col)
-
-
-# A date as DuckDB reads one from a string: year, month and day, any time after it ignored
-DATE_TEXT = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
-
-
-def _is_date(text: str) -> bool:
-    """Whether ``text`` is a real day as :data:`DATE_TEXT` reads it (not 30 February)."""
-    parts = DATE_TEXT.match(text)
-    try:
-        return parts is not None and bool(datetime.date(*map(int, parts.groups())))
-    except ValueError:
-        return False
+    target = "date" if kind.this in DATES else CAST_TYPES.get(kind.this, "float64")
+    value = cast_value(literal.this, target, strict=False)
+    if value is None:
+        line, col = position(literal)
+        what = "date (YYYY-MM-DD)" if target == "date" else "number"
+        raise SqlError(f"{literal.sql()} is no {what}", "literal", line, col)
+    if target != "date":
+        return exp.Literal.number(value)
+    cast = exp.cast(exp.Literal.string(literal.this.strip()), kind)
+    cast.type = kind
+    return cast
 
 
 def semi_joins(expression: exp.Expr) -> exp.Expr:

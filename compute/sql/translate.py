@@ -484,9 +484,10 @@ def _coalesce(node: exp.Coalesce, compile_node: Compile) -> Fn:
     return run
 
 
-def _extreme(later_wins: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+def _extreme(later_wins: Callable[[Any, Any], Any], of_literals: Callable[[list[Any]], Any]
+             ) -> Callable[[exp.Expr, Compile], Fn]:
     """``GREATEST`` and ``LEAST``: the operands' greatest (least), their NULLs skipped; NULL
-    only where all are, as DuckDB and PostgreSQL."""
+    only where all are, as DuckDB and PostgreSQL. ``of_literals`` picks among literals."""
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
         parts = [compile_node(node.this), *(compile_node(e) for e in node.expressions)]
 
@@ -495,7 +496,7 @@ def _extreme(later_wins: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compi
             if not values:
                 return None
             if not any(is_column(value) for value in values):
-                return (max if later_wins is operator.gt else min)(values)
+                return of_literals(values)
             result = as_column(values[0], part)
             for value in values[1:]:
                 value = as_column(value, part)
@@ -553,18 +554,20 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
         raise unsupported(node, f"CAST to {node.to.sql()}")
     inner = compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
-    return lambda part: _cast_value(inner(part), target, strict)
+    return lambda part: cast_value(inner(part), target, strict)
 
 
 # The types a string is parsed into by CAST (an error where it is none) and TRY_CAST (NULL)
 PARSED = ("integer", "float64", "date")
 
 
-def _cast_value(value: Any, target: str, strict: bool = True) -> Any:
+def cast_value(value: Any, target: str, strict: bool = True) -> Any:
+    """``value`` (a column or a literal) cast to ``target`` (a :data:`CAST_TYPES` value), as
+    DuckDB casts; a string that is no number or date fails (``strict``) or is NULL."""
     if _is_null(value) is True:
         return None
     if isinstance(value, str) and target in PARSED:  # a literal, as a column of one
-        cast = _cast_value(pd.Series([value], dtype=STRING_DTYPE), target, strict).iloc[0]
+        cast = cast_value(pd.Series([value], dtype=STRING_DTYPE), target, strict).iloc[0]
         return None if pd.isna(cast) else cast
     if is_column(value) and target in PARSED and pd.api.types.is_string_dtype(value.dtype):
         value = _parsed(value, target, strict)
@@ -574,8 +577,7 @@ def _cast_value(value: Any, target: str, strict: bool = True) -> Any:
             return stamp.normalize() if target == "date" else stamp
         return {"integer": int, "float64": float, "string": str, "boolean": bool}[target](value)
     if target in ("date", "timestamp"):
-        stamps = value if value.dtype.kind == "M" else frames.to_datetime(value)
-        stamps = stamps.astype(DATE_DTYPE)
+        stamps = frames.to_datetime(value).astype(DATE_DTYPE)
         return stamps.dt.floor("D") if target == "date" else stamps
     if target == "integer":
         # SQL rounds to the nearest integer; a column with NULLs stays float (NaN).
@@ -662,14 +664,6 @@ def _extract(node: exp.Extract, compile_node: Compile) -> Fn:
     return run
 
 
-def _date_part(field: str) -> Callable[[exp.Expr, Compile], Fn]:
-    """``YEAR(d)``, ``MONTH(d)``, ...: ``EXTRACT(field FROM d)``."""
-    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
-        return _extract(exp.Extract(this=exp.var(field), expression=node.this), compile_node)
-
-    return translate
-
-
 # DATE_TRUNC's units: to the first day of a calendar unit (frames.first_day), or to a fixed
 # length of time that both libraries floor to (dt.floor).
 FIRST_DAY_UNITS = ("year", "quarter", "month")
@@ -684,20 +678,12 @@ def _date_trunc(node: exp.Expr, compile_node: Compile) -> Fn:
     inner = compile_node(node.this)
 
     def truncated(dates: Any) -> Any:
-        dates = dates if dates.dtype.kind == "M" else frames.to_datetime(dates)
+        dates = frames.to_datetime(dates)
         if unit in FIRST_DAY_UNITS:
             return frames.first_day(dates, unit)
         return dates.dt.floor(FLOOR_UNITS[unit])
 
-    def run(part: pd.DataFrame) -> Any:
-        value = inner(part)
-        if _is_null(value) is True:
-            return None
-        if is_column(value):
-            return truncated(value)
-        return truncated(pd.Series([pd.Timestamp(value)]).astype(DATE_DTYPE)).iloc[0]
-
-    return run
+    return _of_column(inner, truncated)
 
 
 def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
@@ -823,19 +809,10 @@ def _affix(node: exp.Expr, compile_node: Compile) -> Fn:
     if not count.is_int:
         raise unsupported(node, f"{node.sql_name()} of a count other than an integer constant")
     n = count.to_py()
-    if isinstance(node, exp.Left):
-        start, stop = 0, n
-    else:
-        start, stop = (-n if n > 0 else None if n == 0 else -n), None
+    # RIGHT(s, 0) is '': a slice from -0 would be all of s
+    start, stop = (0, n) if isinstance(node, exp.Left) else (-n, None) if n else (0, 0)
     inner = compile_node(node.this)
-
-    def run(part: pd.DataFrame) -> Any:
-        strings = _as_strings(inner(part), part)
-        if start is None:  # RIGHT(s, 0): '' (a slice from -0 would be all of it)
-            return strings.str.slice(0, 0)
-        return strings.str.slice(start, stop)
-
-    return run
+    return lambda part: _as_strings(inner(part), part).str.slice(start, stop)
 
 
 def _split_part(node: exp.SplitPart, compile_node: Compile) -> Fn:
@@ -872,7 +849,7 @@ def _strftime(node: exp.TimeToStr, compile_node: Compile) -> Fn:
                                 "%S %j")
 
     def formatted(dates: Any) -> Any:
-        dates = dates if dates.dtype.kind == "M" else frames.to_datetime(dates)
+        dates = frames.to_datetime(dates)
         return dates.dt.strftime(form.this).astype(STRING_DTYPE).where(dates.notna())
 
     return _of_column(compile_node(node.this), formatted)
@@ -963,8 +940,8 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Case: _case,
     exp.If: _if,
     exp.Coalesce: _coalesce,
-    exp.Greatest: _extreme(operator.gt),
-    exp.Least: _extreme(operator.lt),
+    exp.Greatest: _extreme(operator.gt, max),
+    exp.Least: _extreme(operator.lt, min),
     exp.Replace: _replace,
     exp.Sqrt: _function(_square_root),
     exp.Cast: _cast,
@@ -973,12 +950,6 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.DateAdd: _date_add(+1),
     exp.DateSub: _date_add(-1),
     exp.Extract: _extract,
-    exp.Year: _date_part("year"),
-    exp.Quarter: _date_part("quarter"),
-    exp.Month: _date_part("month"),
-    exp.Day: _date_part("day"),
-    exp.DayOfWeek: _date_part("dow"),
-    exp.DayOfYear: _date_part("doy"),
     exp.DateTrunc: _date_trunc,
     exp.TimestampTrunc: _date_trunc,
     exp.Upper: _string_method("upper"),
