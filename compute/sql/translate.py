@@ -554,6 +554,16 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
         raise unsupported(node, f"CAST to {node.to.sql()}")
     inner = compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
+    if isinstance(node.this, (exp.Literal, exp.Null)):
+        # A literal is cast once, here, not in every task: a string's parse costs
+        # milliseconds. (rewrite.coerced refused the strings that are no number or date.)
+        try:
+            value = cast_value(inner(None), target, strict)
+        except (ValueError, TypeError) as error:
+            line, col = position(node)
+            raise SqlError(f"cannot cast {node.this.sql()} to {target}: {error}", "cast",
+                           line, col) from None
+        return lambda _part: value
     return lambda part: cast_value(inner(part), target, strict)
 
 
