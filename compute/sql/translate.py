@@ -568,7 +568,9 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
 
 
 # The types a string is parsed into by CAST (an error where it is none) and TRY_CAST (NULL)
-PARSED = ("integer", "float64", "date")
+PARSED = ("integer", "float64", "date", "boolean")
+# The strings DuckDB reads as TRUE and as FALSE, in any case (spaces around them are not)
+TRUE_TEXTS, FALSE_TEXTS = ["true", "t", "1", "yes", "y"], ["false", "f", "0", "no", "n"]
 
 
 def cast_value(value: Any, target: str, strict: bool = True) -> Any:
@@ -599,11 +601,18 @@ def cast_value(value: Any, target: str, strict: bool = True) -> Any:
 
 
 def _parsed(strings: Any, target: str, strict: bool) -> Any:
-    """``strings`` as numbers or dates, as DuckDB casts them: spaces around a number are
-    trimmed, and it rounds to an integer a half away from zero (a double's cast rounds to
-    even); a string that is none fails a CAST, naming it, and is NULL to a TRY_CAST."""
-    parsed = frames.parse_dates(strings) if target == "date" else frames.to_numeric(
-        strings.str.strip())
+    """``strings`` as numbers, dates or booleans, as DuckDB casts them: spaces around a
+    number are trimmed, and it rounds to an integer a half away from zero (a double's cast
+    rounds to even); a string that is none fails a CAST, naming it, and is NULL to a
+    TRY_CAST."""
+    if target == "date":
+        parsed = frames.parse_dates(strings)
+    elif target == "boolean":
+        lowered = strings.str.lower()
+        truth = lowered.isin(TRUE_TEXTS)
+        parsed = truth.astype(frames.LOGICAL).where(truth | lowered.isin(FALSE_TEXTS))
+    else:
+        parsed = frames.to_numeric(strings.str.strip())
     failed = strings.notna() & parsed.isna()
     if strict and bool(failed.any()):
         raise ConversionError(f"could not convert the string {strings[failed].iloc[0]!r} "

@@ -129,7 +129,9 @@ EXPRESSIONS = {
                     "TRY_CAST(name AS INTEGER) AS n, TRY_CAST(grp AS DATE) AS g, "
                     "TRY_CAST(CAST(id AS VARCHAR) || '-02-30' AS DATE) AS bad, "
                     "TRY_CAST('x' AS DOUBLE) AS x, CAST('2024-1-2' AS DATE) AS literal, "
-                    "CAST('2.5' AS INTEGER) AS half FROM people",
+                    "CAST('2.5' AS INTEGER) AS half, CAST('false' AS BOOLEAN) AS no, "
+                    "CAST('T' AS BOOLEAN) AS yes, TRY_CAST(grp AS BOOLEAN) AS gb, "
+                    "CAST(CAST(id % 2 AS VARCHAR) AS BOOLEAN) AS odd FROM people",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
