@@ -141,6 +141,11 @@ def true_divide(a: Any, b: Any) -> Any:
     return _as_float(a) / _as_float(b)
 
 
+def as_double(value: Any) -> Any:
+    """``value`` in double precision: a column as float64, a scalar as ``np.float64``."""
+    return value.astype("float64") if is_column(value) else np.float64(value)
+
+
 def _as_float(value: Any) -> Any:
     if not is_column(value) or value.dtype.kind not in "iu":
         return value

@@ -526,10 +526,29 @@ def _replace(node: exp.Replace, compile_node: Compile) -> Fn:
     return run
 
 
-def _square_root(value: Any) -> Any:
-    """``SQRT``: NaN for a negative value, as DuckDB's (which pandas reads as NULL)."""
-    with np.errstate(invalid="ignore"):  # numpy warns of each negative
-        return np.sqrt(value.astype("float64"))
+def _in_doubles(ufunc: Callable[..., Any]) -> Callable[..., Any]:
+    """``ufunc`` of its operands as doubles, as DuckDB's math functions compute: IEEE
+    results, so ``SQRT(-1)`` and ``LN(-1)`` are NaN (which the engine reads as NULL) and
+    ``LN(0)`` is ``-inf``. Both libraries' Series take numpy's ufuncs."""
+    def run(*values: Any) -> Any:
+        with np.errstate(all="ignore"):  # numpy warns of each NaN and infinity it makes
+            return ufunc(*map(frames.as_double, values))
+
+    return run
+
+
+def _logarithm(node: exp.Log, compile_node: Compile) -> Fn:
+    """``LOG(x)`` (base 10, as DuckDB's), ``LOG(b, x)``, and LOG2/LOG10, which sqlglot reads
+    as ``LOG(2, x)`` and ``LOG(10, x)``: bases 2 and 10 by their own ufunc, exact at
+    powers of the base."""
+    if node.expression is None:
+        return _of_column(compile_node(node.this), _in_doubles(np.log10))
+    base = node.this.to_py() if node.this.is_number else None
+    if base in (2, 10):
+        return _of_column(compile_node(node.expression),
+                          _in_doubles(np.log2 if base == 2 else np.log10))
+    return _combined(_in_doubles(lambda b, x: np.log(x) / np.log(b)),
+                     compile_node(node.this), compile_node(node.expression))
 
 
 CAST_TYPES: dict[exp.DataType.Type, str] = {
@@ -706,8 +725,8 @@ def _date_trunc(node: exp.Expr, compile_node: Compile) -> Fn:
 
 
 def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
-    """``FLOOR(x)`` and ``CEIL(x)``: numpy's ufunc, which cuDF Series take too; integers
-    are whole already."""
+    """``FLOOR(x)``, ``CEIL(x)`` and ``TRUNC(x)``: numpy's ufunc, which cuDF Series take too;
+    integers are whole already."""
     def whole(value: Any) -> Any:
         return value if value.dtype.kind in "iu" else direction(value)
 
@@ -962,7 +981,14 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Greatest: _extreme(operator.gt, max),
     exp.Least: _extreme(operator.lt, min),
     exp.Replace: _replace,
-    exp.Sqrt: _function(_square_root),
+    exp.Sqrt: _function(_in_doubles(np.sqrt)),
+    exp.Cbrt: _function(_in_doubles(np.cbrt)),
+    exp.Ln: _function(_in_doubles(np.log)),
+    exp.Log: _logarithm,
+    exp.Exp: _function(_in_doubles(np.exp)),
+    exp.Pow: _binary(_in_doubles(np.power)),
+    exp.Sign: _function(np.sign),
+    exp.Pi: _constant(np.pi),
     exp.Cast: _cast,
     exp.TryCast: _cast,
     exp.Interval: _interval,
@@ -990,4 +1016,5 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Abs: _function(abs),
     exp.Floor: _rounded(np.floor),
     exp.Ceil: _rounded(np.ceil),
+    exp.Trunc: _rounded(np.trunc),
 }

@@ -109,6 +109,7 @@ OTHER_REFUSALS = {
     "SELECT LPAD(b, 3, 'ab') FROM t": "LPAD with a width or fill other than",
     "SELECT STARTS_WITH(b, 'x%') FROM t": "unsupported function STARTS_WITH",
     "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
+    "SELECT TRUNC(a, 1) FROM t": "TRUNC with a second argument",
 }
 
 

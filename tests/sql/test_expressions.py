@@ -132,6 +132,14 @@ EXPRESSIONS = {
                     "CAST('2.5' AS INTEGER) AS half, CAST('false' AS BOOLEAN) AS no, "
                     "CAST('T' AS BOOLEAN) AS yes, TRY_CAST(grp AS BOOLEAN) AS gb, "
                     "CAST(CAST(id % 2 AS VARCHAR) AS BOOLEAN) AS odd FROM people",
+    # DuckDB's math in doubles: LN(0) -inf, LN of a negative and a negative's fractional
+    # power NaN; LOG(x) is base 10; integers to negative powers
+    "math": "SELECT id, LN(score) AS ln, EXP(score) AS e, POWER(amount, -1) AS p, "
+            "POW(score - 3, 0.5) AS root, amount ^ 2 AS sq, LOG(amount) AS lg, LOG2(amount) "
+            "AS l2, LOG10(amount * 10) AS l10, LOG(3, amount) AS l3, LN(score - 3) AS ln0, "
+            "SIGN(score - 3) AS s, SIGN(amount - 40) AS si, CBRT(amount) AS c, "
+            "TRUNC(-score / 2) AS t, TRUNC(amount) AS ti, PI() * amount AS pa, "
+            "POWER(NULL, 2) AS n FROM people",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
