@@ -893,6 +893,34 @@ def _strftime(node: exp.TimeToStr, compile_node: Compile) -> Fn:
     return _of_column(compile_node(node.this), formatted)
 
 
+def _make_date(node: exp.DateFromParts, compile_node: Compile) -> Fn:
+    """``MAKE_DATE(year, month, day)``: NULL where a field is; a query fails, naming the
+    fields, where they make no date (``MAKE_DATE(2023, 2, 29)``), as DuckDB's does. The
+    fields are joined into ``YYYY-M-D`` and read by the calendar of :func:`frames.parse_dates`.
+    """
+    fields = [node.args.get(name) for name in ("year", "month", "day")]
+    if any(field is None for field in fields):
+        raise unsupported(node, "MAKE_DATE of other than a year, a month and a day")
+    compiled = [compile_node(field) for field in fields]
+
+    def run(part: pd.DataFrame) -> Any:
+        values = [fn(part) for fn in compiled]
+        if any(_is_null(value) is True for value in values):
+            return None
+        whole = [_half_away(frames.as_double(as_column(value, part))) for value in values]
+        present = whole[0].notna() & whole[1].notna() & whole[2].notna()
+        year, month, day = (number.fillna(0).astype("int64").astype(STRING_DTYPE)
+                            for number in whole)
+        dates = frames.parse_dates((year.str.zfill(4) + "-" + month + "-" + day).where(present))
+        failed = present & dates.isna()
+        if bool(failed.any()):
+            first = [text[failed].iloc[0] for text in (year, month, day)]
+            raise ConversionError(f"MAKE_DATE({', '.join(first)}) is no date")
+        return dates
+
+    return run
+
+
 def _current_date(_node: exp.Expr, _compile: Compile) -> Fn:
     """``CURRENT_DATE``: the day the query is planned, on this machine's clock."""
     today = pd.Timestamp.now().normalize()
@@ -1012,6 +1040,7 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Right: _affix,
     exp.TimeToStr: _strftime,
     exp.CurrentDate: _current_date,
+    exp.DateFromParts: _make_date,
     exp.Round: _round,
     exp.Abs: _function(abs),
     exp.Floor: _rounded(np.floor),

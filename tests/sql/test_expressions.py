@@ -140,6 +140,10 @@ EXPRESSIONS = {
             "SIGN(score - 3) AS s, SIGN(amount - 40) AS si, CBRT(amount) AS c, "
             "TRUNC(-score / 2) AS t, TRUNC(amount) AS ti, PI() * amount AS pa, "
             "POWER(NULL, 2) AS n FROM people",
+    # MAKE_DATE's fields from columns and literals; NULL where one is
+    "make_date": "SELECT id, MAKE_DATE(EXTRACT(year FROM born), 12, 31) AS eoy, "
+                 "MAKE_DATE(2024, id, 2 * id) AS d, MAKE_DATE(2024, 2, 29) + INTERVAL 1 YEAR "
+                 "AS leap, MAKE_DATE(2024, NULL, 1) AS n FROM people WHERE id < 7",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
@@ -187,6 +191,16 @@ def test_a_string_that_is_no_number_fails_its_cast_naming_it(small, query):
     with dask.config.set(scheduler="sync"), pytest.raises(
             ConversionError, match=r"could not convert the string '.+' to INTEGER"):
         planned.frame.compute()
+
+
+def test_make_date_of_fields_that_make_no_date_fails_naming_them(small):
+    source, duck = small
+    query = "SELECT MAKE_DATE(2024, 2, CASE id WHEN 3 THEN 30 ELSE id END) AS d FROM people"
+    with pytest.raises(Exception, match="Date out of range: 2024-2-30"):
+        duck.execute(query)
+    with dask.config.set(scheduler="sync"), pytest.raises(
+            ConversionError, match=r"MAKE_DATE\(2024, 2, 30\) is no date"):
+        compute.sql.plan(source, query).frame.compute()
 
 
 @pytest.mark.parametrize("condition", conditions(24))
