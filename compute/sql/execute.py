@@ -29,7 +29,7 @@ from sqlglot.optimizer.scope import find_all_in_scope
 
 import kernels
 from compute.planner import JoinChoice, choose, split_out
-from compute.sql import frames
+from compute.sql import frames, holistic
 from compute.sql.errors import ConversionError, SqlError, unsupported
 from compute.sql.hashjoin import broadcast_join
 from compute.sql.rewrite import NULL_AWARE
@@ -57,7 +57,7 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
 }
 # Reduced in the windows of :class:`_WindowTask` too (a running quantile is not)
 WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
-AGGREGATES = (*WINDOW_AGGREGATES, exp.PercentileCont)
+AGGREGATES = (*WINDOW_AGGREGATES, *holistic.FUNCTIONS)
 SHIFTS = (exp.Lag, exp.Lead)
 WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *SHIFTS, *WINDOW_AGGREGATES)
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
@@ -533,10 +533,18 @@ class Planner:
         labels = relation.labels()
         key_fns = {f"_g{i}": compile_expression(k, labels) for i, k in enumerate(keys)}
         operands: dict[exp.Expr, str] = {}  # one column per operand: SUM(x), AVG(x) share x
-        specs = []
+
+        def operand_label(operand: exp.Expr) -> str:
+            return operands.setdefault(operand, f"_o{len(operands)}")
+
+        specs: list[tuple[str, str | holistic.Holistic, str | None, bool]] = []
         for agg, label in found.items():
             if not isinstance(agg, AGGREGATES):
                 raise unsupported(agg, f"aggregate {agg.sql_name()}")
+            if isinstance(agg, holistic.FUNCTIONS):
+                operand, how = holistic.spec(agg, operand_label)
+                specs.append((label, how, operand_label(operand), False))
+                continue
             operand = agg.this
             distinct = isinstance(operand, exp.Distinct)
             if distinct:
@@ -547,11 +555,9 @@ class Planner:
             if isinstance(operand, exp.Star) or operand is None:
                 specs.append((label, "size", None, False))
                 continue
-            operand_label = operands.setdefault(operand, f"_o{len(operands)}")
-            specs.append((label, _fraction(agg) if isinstance(agg, exp.PercentileCont)
-                          else _AGG_NAMES[type(agg)], operand_label, distinct))
-        fns = {**key_fns, **{operand_label: compile_expression(operand, labels)
-                             for operand, operand_label in operands.items()}}
+            specs.append((label, _AGG_NAMES[type(agg)], operand_label(operand), distinct))
+        fns = {**key_fns, **{column: compile_expression(operand, labels)
+                             for operand, column in operands.items()}}
         frame = _mapped(relation.frame, _project, fns)
         for agg in found:
             if isinstance(agg, exp.PercentileCont) and not pd.api.types.is_numeric_dtype(
@@ -693,7 +699,7 @@ class Planner:
 
 # -- helpers run on partitions (module level: they travel to the workers) -------------------
 
-# Dask's names (a QUANTILE_CONT's spec holds its fraction instead)
+# Dask's names (a holistic aggregate's spec holds a holistic.Holistic instead)
 _AGG_NAMES = {exp.Sum: "sum", exp.Count: "count", exp.Avg: "mean", exp.Min: "min",
               exp.Max: "max"}
 # Window frames computed: running up to the current row and its peers (SQL's default), up
@@ -944,7 +950,7 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
 
     sources, nonnull = {}, {}
     for label, how, operand, distinct in specs:
-        if distinct or isinstance(how, float):
+        if distinct or isinstance(how, holistic.Holistic):
             continue
         sources[label] = aggregated(label, (by[0], "size") if how == "size" else (operand, how))
         if how == "sum":  # SUM of no non-NULL value is NULL
@@ -963,12 +969,13 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
             unique = grouped_frame[[*by, operand]].drop_duplicates(split_out=split if keys else 1)
             counts = unique.groupby(by, dropna=False)[operand].count().rename(label).reset_index()
             result = result.merge(counts, on=by, how="left")
-    quantiles = [(label, operand, how) for label, how, operand, _ in specs
-                 if isinstance(how, float)]
-    if quantiles:  # holistic: each group's rows brought together, once for all quantiles
-        values = grouped_frame[[*by, *dict.fromkeys(operand for _, operand, _ in quantiles)]]
+    wholes = [(label, operand, how) for label, how, operand, _ in specs
+              if isinstance(how, holistic.Holistic)]
+    if wholes:  # each group's rows brought together, once for all holistic aggregates
+        read = dict.fromkeys(c for _, operand, how in wholes for c in (operand, *how.columns))
+        values = grouped_frame[[*by, *read]]
         values = values.shuffle(on=by) if keys else values.repartition(npartitions=1)
-        task = _QuantileTask(by, quantiles)
+        task = _HolisticTask(by, wholes)
         result = result.merge(values.map_partitions(task, meta=task(values._meta)),
                               on=by, how="left")
     if not keys:
@@ -984,23 +991,16 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
     return result[[*all_keys, *(label for label, _, _, _ in specs)]]
 
 
-class _QuantileTask(_Task):
-    """A partition's groups' quantiles, each ``(label, operand, fraction)`` interpolated
-    between the two nearest values (SQL's QUANTILE_CONT; pandas' and cuDF's linear
-    quantile)."""
+class _HolisticTask(_Task):
+    """A partition's groups' holistic aggregates (:func:`holistic.aggregated`)."""
 
-    __name__ = "quantile"
+    __name__ = "holistic-aggregate"
 
-    def __init__(self, by: list[str], quantiles: list[tuple[str, str, float]]) -> None:
-        self.by, self.quantiles = by, quantiles
+    def __init__(self, by: list[str], specs: list[tuple[str, str, holistic.Holistic]]) -> None:
+        self.by, self.specs = by, specs
 
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
-        operands = [column for column in part.columns if column not in self.by]
-        grouped = part.astype(dict.fromkeys(operands, "float64")).groupby(self.by,
-                                                                          dropna=False)
-        found = [grouped[operand].quantile(fraction).rename(label)
-                 for label, operand, fraction in self.quantiles]
-        return frames.library(part).concat(found, axis=1).reset_index()
+        return holistic.aggregated(part, self.by, self.specs)
 
 
 def _one_row(part: pd.DataFrame, nulls: list[str]) -> pd.DataFrame:
@@ -1331,16 +1331,6 @@ def _function_name(function: exp.Expr) -> str:
         return "count_star"
     return {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank",
             exp.Lag: "shift", exp.Lead: "shift", **_AGG_NAMES}[type(function)]
-
-
-def _fraction(quantile: exp.PercentileCont) -> float:
-    """A QUANTILE_CONT's fraction, a constant in [0, 1]."""
-    fraction = quantile.expression
-    if not (isinstance(fraction, exp.Literal) and not fraction.is_string
-            and 0 <= float(fraction.this) <= 1):
-        raise unsupported(quantile, "QUANTILE_CONT of a fraction other than one constant "
-                                    "from 0 to 1")
-    return float(fraction.this)
 
 
 def _shift(function: exp.Expr) -> int:

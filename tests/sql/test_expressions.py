@@ -197,7 +197,7 @@ def test_make_date_of_fields_that_make_no_date_fails_naming_them(small):
     source, duck = small
     query = "SELECT MAKE_DATE(2024, 2, CASE id WHEN 3 THEN 30 ELSE id END) AS d FROM people"
     with pytest.raises(Exception, match="Date out of range: 2024-2-30"):
-        duck.execute(query)
+        duck.execute(query).fetchall()
     with dask.config.set(scheduler="sync"), pytest.raises(
             ConversionError, match=r"MAKE_DATE\(2024, 2, 30\) is no date"):
         compute.sql.plan(source, query).frame.compute()
@@ -238,11 +238,20 @@ RELATIONAL = {
               "p90, PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY score) AS p25, "
               "PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY score DESC) AS p75, "
               "COUNT(DISTINCT city) AS d FROM people GROUP BY ROLLUP (grp)",
+    # STRING_AGG and ARG_MAX: holistic too; ARG_MAX skips the rows where either is NULL
+    "string_agg_arg_max": "SELECT grp, city, STRING_AGG(name, '|' ORDER BY id) AS names, "
+                          "STRING_AGG(DISTINCT city, ',' ORDER BY city DESC) AS cities, "
+                          "STRING_AGG(amount, '+' ORDER BY score NULLS FIRST, id) AS amounts, "
+                          "GROUP_CONCAT(name ORDER BY name) AS g, ARG_MAX(name, score) AS top, "
+                          "ARG_MIN(id, score) AS low, MAX_BY(born, amount) AS latest, "
+                          "MEDIAN(amount) AS m, COUNT(*) AS n FROM people "
+                          "GROUP BY ROLLUP (grp, city)",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
     # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
     "aggregates_of_nothing": "SELECT MEDIAN(amount) AS m, STDDEV(score) AS s, COUNT_IF(id > 0) "
-                             "AS c, ANY_VALUE(grp) AS a, COUNT(*) AS n FROM people WHERE id > 100",
+                             "AS c, ANY_VALUE(grp) AS a, STRING_AGG(name) AS sa, ARG_MAX(id, "
+                             "score) AS am, COUNT(*) AS n FROM people WHERE id > 100",
     "null_strings": "SELECT UPPER(NULL) AS u, LENGTH(CAST(NULL AS VARCHAR)) AS n, "
                     "SUBSTRING(CAST(NULL AS VARCHAR), 1, 2) AS s, TRIM(CAST(NULL AS VARCHAR)) AS "
                     "t, LEFT(CAST(NULL AS VARCHAR), 2) AS l, CAST(NULL AS VARCHAR) LIKE 'a%' AS "

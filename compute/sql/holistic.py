@@ -1,0 +1,128 @@
+"""Aggregates that need all of a group's rows at once: QUANTILE_CONT (MEDIAN), STRING_AGG and
+ARG_MAX/ARG_MIN.
+
+No partial result of them merges into the whole (a median of medians is no median), so the
+planner shuffles each group's rows into one partition, once for all of a grouping set's
+holistic aggregates, and :func:`aggregated` computes them there. Each is an operation
+pandas and cuDF share: a groupby's ``quantile``, ``first`` and ``agg(list)`` then
+``str.join``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from compute.sql import frames
+from compute.sql.errors import unsupported
+from compute.tables.dtypes import STRING_DTYPE
+
+FUNCTIONS = (exp.PercentileCont, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """QUANTILE_CONT at ``fraction``: interpolated between the two nearest values (pandas'
+    and cuDF's linear quantile)."""
+
+    fraction: float
+    columns: tuple[str, ...] = ()  # the columns it reads beside its operand
+
+    def of(self, part: Any, by: list[str], operand: str) -> Any:
+        values = part.assign(**{operand: part[operand].astype("float64")})
+        return values.groupby(by, dropna=False)[operand].quantile(self.fraction)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """STRING_AGG: a group's non-NULL values as text, joined by ``separator``, in the order of
+    ``order`` ((column, ascending, NULLs first) each), each value once if ``distinct``; NULL
+    where there is none."""
+
+    separator: str
+    order: tuple[tuple[str, bool, bool], ...]
+    distinct: bool
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(column for column, _, _ in self.order)
+
+    def of(self, part: Any, by: list[str], operand: str) -> Any:
+        rows = part[part[operand].notna()]
+        if self.distinct:
+            rows = rows.drop_duplicates([*by, operand])
+        for column, ascending, nulls_first in reversed(self.order):  # stable: last key first
+            rows = frames.sort_stable(rows, column, ascending, "first" if nulls_first else "last")
+        text = rows.assign(**{operand: rows[operand].astype(STRING_DTYPE)})
+        lists = text.groupby(by, dropna=False, sort=False)[operand].agg(list)
+        return lists.str.join(self.separator).astype(STRING_DTYPE)
+
+
+@dataclass(frozen=True)
+class ArgExtreme:
+    """ARG_MAX (``largest``) and ARG_MIN: the value on the row where the column ``by`` is
+    largest (smallest), among the rows where neither is NULL; of tied rows, the first."""
+
+    by: str
+    largest: bool
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.by,)
+
+    def of(self, part: Any, by: list[str], operand: str) -> Any:
+        # the value NULL where the ordering one is: ``first`` skips NULLs
+        rows = part.assign(**{operand: part[operand].where(part[self.by].notna())})
+        rows = frames.sort_stable(rows, self.by, not self.largest, "last")
+        return rows.groupby(by, dropna=False, sort=False)[operand].first()
+
+
+Holistic = Quantile | Joined | ArgExtreme
+
+
+def spec(function: exp.AggFunc, label_of: Callable[[exp.Expr], str]) -> tuple[exp.Expr, Holistic]:
+    """The operand of ``function`` (one of :data:`FUNCTIONS`) and what to compute of it;
+    ``label_of`` names the column that will hold another expression it reads."""
+    if isinstance(function, exp.PercentileCont):
+        return function.this, Quantile(_fraction(function))
+    if isinstance(function, (exp.ArgMax, exp.ArgMin)):
+        if function.args.get("count") is not None:
+            raise unsupported(function, f"{function.sql_name()} of several values")
+        return function.this, ArgExtreme(label_of(function.expression),
+                                         isinstance(function, exp.ArgMax))
+    value, order = function.this, []
+    if isinstance(value, exp.Order):  # STRING_AGG(x, ',' ORDER BY y)
+        value, order = value.this, value.expressions
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        if len(value.expressions) != 1:
+            raise unsupported(function, "STRING_AGG(DISTINCT) of other than one value")
+        value = value.expressions[0]
+    separator = function.args.get("separator") or exp.Literal.string(",")
+    if not (isinstance(separator, exp.Literal) and separator.is_string):
+        raise unsupported(function, "STRING_AGG with a separator other than a string literal")
+    keys = tuple((label_of(o.this), not o.args.get("desc"), bool(o.args.get("nulls_first")))
+                 for o in order)
+    return value, Joined(separator.this, keys, distinct)
+
+
+def aggregated(part: Any, by: list[str], specs: Sequence[tuple[str, str, Holistic]]) -> Any:
+    """The holistic aggregates ``specs`` ((label, operand column, what) each) of the groups
+    by ``by`` of ``part``, which holds every row of its groups: one row a group."""
+    found = [how.of(part, by, operand).rename(label).reset_index() for label, operand, how in specs]
+    # merged, not aligned by index: a filtered aggregate lacks some groups
+    return functools.reduce(lambda a, b: a.merge(b, on=by, how="outer"), found)
+
+
+def _fraction(quantile: exp.PercentileCont) -> float:
+    """A QUANTILE_CONT's fraction, a constant in [0, 1]."""
+    fraction = quantile.expression
+    if not (isinstance(fraction, exp.Literal) and not fraction.is_string
+            and 0 <= float(fraction.this) <= 1):
+        raise unsupported(quantile, "QUANTILE_CONT of a fraction other than one constant "
+                                    "from 0 to 1")
+    return float(fraction.this)
