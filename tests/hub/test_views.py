@@ -141,12 +141,14 @@ def run(session: Session, query: str) -> pd.DataFrame:
 
 
 def values(frame: pd.DataFrame) -> set[str]:
-    """Every string in ``frame``, stripped and upper-cased too."""
+    """Every string in ``frame``, and each of its comma-separated pieces (STRING_AGG's),
+    stripped and upper-cased too."""
     found = set()
     for column in frame.columns:
         for value in frame[column].dropna():
             if isinstance(value, str):
-                found |= {value, value.strip().upper()}
+                for piece in {value, *value.split(",")}:
+                    found |= {piece, piece.strip().upper()}
     return found
 
 
@@ -319,6 +321,9 @@ ATTEMPTS = [
     "SELECT LEFT(resident_id, 17) AS l, RIGHT(resident_id, 12) AS r, "
     "CONCAT_WS('', resident_id, name) AS c, CONCAT(resident_id, NULL) AS d, "
     "SPLIT_PART(resident_id, '*', 1) AS h, SPLIT_PART(resident_id, '*', 9) AS t FROM residents",
+    "SELECT division_code, STRING_AGG(resident_id, ',' ORDER BY name) AS s, "
+    "ARG_MAX(resident_id, birth_date) AS a, MIN_BY(resident_id, name) AS m "
+    "FROM residents GROUP BY division_code",
 ]
 # Refused for every caller here: the census grant lacks deaths and enterprises' IDs are
 # not granted to it either way, and the SQL layer looks unquoted table names up as written.
