@@ -154,6 +154,15 @@ def _as_float(value: Any) -> Any:
     return value.astype("Float64" if masked else "float64")
 
 
+def truncated_divide(a: Any, b: Any) -> Any:
+    """SQL's ``a // b`` of integers: the quotient rounded toward zero (``-7 // 2 = -3``), the
+    one whose remainder :func:`remainder` gives; ``x // 0`` is NULL (DuckDB raises)."""
+    if not (is_column(a) or is_column(b)) and b == 0:
+        return None
+    with np.errstate(all="ignore"):  # numpy warns of each NaN that x // 0 makes
+        return (a - remainder(a, b)) // b
+
+
 def remainder(a: Any, b: Any) -> Any:
     """SQL's ``a % b``: the remainder takes the dividend's sign (``-7 % 3 = -1``); for
     columns, ``x % 0`` is NULL.

@@ -197,6 +197,14 @@ def _combined(op: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
     return run
 
 
+def _integer_divide(node: exp.IntDiv, compile_node: Compile) -> Fn:
+    """``a // b``: of two integers, the quotient rounded toward zero; of other numbers, the
+    plain quotient (DuckDB's ``7.5 // 2`` is 3.75)."""
+    whole = _is_integer(node.this) and _is_integer(node.expression)
+    return _combined(frames.truncated_divide if whole else frames.true_divide,
+                     compile_node(node.this), compile_node(node.expression))
+
+
 def _dated(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
     """``a + b`` and ``a - b`` with DuckDB's date arithmetic, where the optimiser typed the
     operands: DATE - DATE is the days between (an integer), and DATE + or - an integer that
@@ -993,6 +1001,7 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Mul: _binary(operator.mul),
     exp.Div: _binary(frames.true_divide),
     exp.Mod: _binary(frames.remainder),
+    exp.IntDiv: _integer_divide,
     exp.Neg: _neg,
     **{kind: _comparison(compare) for kind, compare in COMPARISONS.items()},
     exp.And: _logical(frames.kleene_and),

@@ -157,6 +157,23 @@ def test_remainder_takes_the_dividends_sign(backend):
     assert frames.remainder(-7, 3) == -1
 
 
+def test_integer_division_rounds_toward_zero_and_by_zero_is_null(backend):
+    a = [-7, 7, -7, 7, 5, 0, 9, -9, 4]
+    b = [3, -3, -3, 3, 0, 5, 4, 4, -2]
+    expected = [None if y == 0 else math.trunc(x / y) for x, y in zip(a, b, strict=True)]
+    got = frames.truncated_divide(backend(pd.Series(a, index=INDEX)),
+                                  backend(pd.Series(b, index=INDEX)))
+    assert host(got).index.equals(INDEX)
+    assert_column(got, expected)
+    by_scalar = frames.truncated_divide(backend(pd.Series(a, index=INDEX)), 2)
+    assert str(by_scalar.dtype) == "int64"
+    assert_column(by_scalar, [math.trunc(x / 2) for x in a])
+    assert_column(frames.truncated_divide(backend(pd.Series(a, index=INDEX)), 0),
+                  [None] * len(a))
+    assert frames.truncated_divide(-7, 2) == -3
+    assert frames.truncated_divide(7, 0) is None
+
+
 def test_dates_parse_from_strings_and_pass_through(backend):
     texts = [None, "2024-02-29", "1990-01-31"]  # the format comes from a non-NULL one
     got = frames.to_datetime(backend(pd.Series(texts, index=INDEX[:3], dtype=STRING_DTYPE)))

@@ -140,6 +140,9 @@ EXPRESSIONS = {
             "SIGN(score - 3) AS s, SIGN(amount - 40) AS si, CBRT(amount) AS c, "
             "TRUNC(-score / 2) AS t, TRUNC(amount) AS ti, PI() * amount AS pa, "
             "POWER(NULL, 2) AS n FROM people",
+    # // of integers rounds toward zero; of doubles it is a plain division (DuckDB's)
+    "integer_division": "SELECT id, amount // 3 AS a, -amount // 7 AS b, amount // -6 AS c, "
+                        "(id - 5) // 2 AS e, score // 2 AS d, 7 // 2 AS k FROM people",
     # MAKE_DATE's fields from columns and literals; NULL where one is
     "make_date": "SELECT id, MAKE_DATE(EXTRACT(year FROM born), 12, 31) AS eoy, "
                  "MAKE_DATE(2024, id, 2 * id) AS d, MAKE_DATE(2024, 2, 29) + INTERVAL 1 YEAR "
