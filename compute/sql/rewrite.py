@@ -216,19 +216,29 @@ def _within_group(node: exp.WithinGroup) -> exp.Expr:
 
 
 def _filtered_aggregate(node: exp.Filter) -> exp.Expr:
+    """The aggregate of a FILTER with its value NULL outside the condition: every aggregate
+    here skips NULL values, and ARG_MAX a row whose value is NULL."""
     aggregate, condition = node.this, node.expression.this
-    if not isinstance(aggregate, exp.AggFunc) or aggregate.expressions \
-            or aggregate.args.get("expression") is not None:
+    if not isinstance(aggregate, exp.AggFunc) or aggregate.expressions or (
+            aggregate.args.get("expression") is not None
+            and not isinstance(aggregate, (exp.ArgMax, exp.ArgMin, exp.PercentileCont))):
         raise unsupported(node, "FILTER on anything but an aggregate of one argument")
     argument = aggregate.this
+    order = argument if isinstance(argument, exp.Order) else None  # STRING_AGG(x ORDER BY y)
+    if order is not None:
+        argument = order.this
     distinct = isinstance(argument, exp.Distinct)
     values = argument.expressions if distinct else [argument]
     if len(values) != 1:
         raise unsupported(node, "FILTER on an aggregate of several values")
     value = exp.Literal.number(1) if isinstance(values[0], exp.Star) else values[0]
-    kept = exp.Case(ifs=[exp.If(this=condition, true=value)])
+    kept: exp.Expr = exp.Case(ifs=[exp.If(this=condition, true=value)])
+    if distinct:
+        kept = exp.Distinct(expressions=[kept])
+    if order is not None:
+        kept = exp.Order(this=kept, expressions=order.expressions)
     aggregate = aggregate.copy()
-    aggregate.set("this", exp.Distinct(expressions=[kept]) if distinct else kept)
+    aggregate.set("this", kept)
     return aggregate
 
 

@@ -249,6 +249,9 @@ RELATIONAL = {
                           "ARG_MIN(id, score) AS low, MAX_BY(born, amount) AS latest, "
                           "MEDIAN(amount) AS m, COUNT(*) AS n FROM people "
                           "GROUP BY ROLLUP (grp, city)",
+    "filtered_holistic": "SELECT grp, STRING_AGG(name, ',' ORDER BY id DESC) FILTER (WHERE "
+                         "amount > 20) AS s, ARG_MAX(id, score) FILTER (WHERE id < 7) AS a, "
+                         "MEDIAN(amount) FILTER (WHERE city = 'x') AS m FROM people GROUP BY grp",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
     # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
