@@ -59,7 +59,10 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
 WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 AGGREGATES = (*WINDOW_AGGREGATES, *holistic.FUNCTIONS)
 SHIFTS = (exp.Lag, exp.Lead)
-WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, *SHIFTS, *WINDOW_AGGREGATES)
+WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile, exp.PercentRank,
+                    exp.CumeDist, *SHIFTS, *WINDOW_AGGREGATES)
+# The window functions that read how many rows their window partition has
+SIZED = ("shift", "ntile", "percent_rank", "cume_dist")
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
 # them.
 SCAN_OPERATORS = {exp.EQ: "==", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
@@ -581,8 +584,8 @@ class Planner:
 
     def window(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered]
                ) -> tuple[Relation, list[exp.Expr], list[exp.Ordered]]:
-        """OVER clauses: ROW_NUMBER, RANK, DENSE_RANK, LAG, LEAD and SUM/COUNT/AVG/MIN/
-        MAX."""
+        """OVER clauses: ROW_NUMBER, RANK, DENSE_RANK, NTILE, PERCENT_RANK, CUME_DIST, LAG,
+        LEAD and SUM/COUNT/AVG/MIN/MAX."""
         windows: dict[exp.Window, str] = {}
         for expression in [*outputs, *order]:
             for node in expression.find_all(exp.Window):
@@ -625,7 +628,7 @@ class Planner:
             label, by, [f"{label}_s{i}" for i in range(len(ordered))],
             [not o.args.get("desc") for o in ordered], _function_name(function),
             f"{label}_v" if f"{label}_v" in fns else None, extent if ordered else "partition",
-            shift, f"{label}_d" if f"{label}_d" in fns else None)
+            shift, f"{label}_d" if f"{label}_d" in fns else None, _buckets(function))
         return frame.map_partitions(task, meta=task(frame._meta)).drop(columns=list(fns))
 
     def project(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered],
@@ -855,10 +858,11 @@ class _WindowTask(_Task):
 
     def __init__(self, label: str, by: list[str], order: list[str], ascending: list[bool],
                  function: str, value: str | None, extent: str, shift: int = 0,
-                 default: str | None = None) -> None:
+                 default: str | None = None, buckets: int = 0) -> None:
         self.label, self.by, self.order, self.ascending = label, by, order, ascending
         self.function, self.value, self.extent = function, value, extent
         self.shift, self.default = shift, default  # LAG and LEAD's
+        self.buckets = buckets  # NTILE's
 
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
         part = frames.sort_stable(part, self.by + self.order,
@@ -867,10 +871,18 @@ class _WindowTask(_Task):
         peers = _group_ids(part, self.by + self.order) if self.order else groups
         position = constant(1, part).cumsum() - 1
         start = position.groupby(groups).transform("min")
+        size = position.groupby(groups).transform("size") if self.function in SIZED else None
         if self.function == "row_number":
             values = position - start + 1
         elif self.function == "rank":
             values = position.groupby(peers).transform("min") - start + 1
+        elif self.function == "percent_rank":  # (rank - 1) / (rows - 1), 0 for one row
+            rank = position.groupby(peers).transform("min") - start
+            values = (rank / (size - 1).where(size > 1, 1)).astype("float64")
+        elif self.function == "cume_dist":  # the share of rows up to the last peer
+            values = (position.groupby(peers).transform("max") - start + 1) / size
+        elif self.function == "ntile":
+            values = _ntile(position - start, size, self.buckets)
         elif self.function == "dense_rank":
             first = ~peers.duplicated()
             values = first.astype("int64").groupby(groups).cumsum()
@@ -878,7 +890,6 @@ class _WindowTask(_Task):
             values = part[self.value].groupby(groups).shift(self.shift)
             if self.default is not None:  # a row whose shifted row is outside its window
                 inside = position - start - self.shift
-                size = position.groupby(groups).transform("size")
                 values = values.where((inside >= 0) & (inside < size), part[self.default])
         else:
             values = self._aggregate(part, groups, peers)
@@ -907,6 +918,17 @@ class _WindowTask(_Task):
             return running
         # RANGE ... CURRENT ROW: peers (equal ORDER BY values) share the last peer's value
         return running.groupby(peers).transform("last")
+
+
+def _ntile(row: pd.Series, size: pd.Series, buckets: int) -> pd.Series:
+    """NTILE's bucket of each ``row`` (from 0) of a window partition of ``size`` rows, as
+    DuckDB and PostgreSQL deal them: the first ``size % buckets`` buckets one row larger."""
+    count = size.clip(upper=buckets)  # never more buckets than rows
+    small = size // count  # rows in a bucket, at least one
+    large = size - count * small  # the buckets that take one row more
+    in_large = large * (small + 1)  # the rows in those
+    return (row // (small + 1)).where(row < in_large,
+                                      large + (row - in_large) // small) + 1
 
 
 def _group_ids(part: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -1330,7 +1352,9 @@ def _function_name(function: exp.Expr) -> str:
     if isinstance(function, exp.Count) and isinstance(function.this, exp.Star):
         return "count_star"
     return {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank",
-            exp.Lag: "shift", exp.Lead: "shift", **_AGG_NAMES}[type(function)]
+            exp.Lag: "shift", exp.Lead: "shift", exp.Ntile: "ntile",
+            exp.PercentRank: "percent_rank", exp.CumeDist: "cume_dist",
+            **_AGG_NAMES}[type(function)]
 
 
 def _shift(function: exp.Expr) -> int:
@@ -1343,6 +1367,16 @@ def _shift(function: exp.Expr) -> int:
                                   "integer constant")
     rows = offset.to_py() if offset is not None else 1
     return rows if isinstance(function, exp.Lag) else -rows
+
+
+def _buckets(function: exp.Expr) -> int:
+    """NTILE's count of buckets, a positive integer constant; 0 for other functions."""
+    if not isinstance(function, exp.Ntile):
+        return 0
+    count = _count(function.this, "NTILE of buckets")
+    if count is None or count < 1:
+        raise unsupported(function, "NTILE of fewer than one bucket")
+    return count
 
 
 def _renamed(relation: Relation, alias: exp.TableAlias | None) -> Relation:

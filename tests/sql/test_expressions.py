@@ -226,6 +226,14 @@ RELATIONAL = {
                         "UNBOUNDED PRECEDING AND CURRENT ROW) AS r, COUNT(*) OVER (PARTITION BY "
                         "city ORDER BY grp ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
                         "FOLLOWING) AS w FROM people",
+    # NTILE deals the rows as DuckDB (the first buckets one larger; one a row when there are
+    # more buckets than rows); PERCENT_RANK and CUME_DIST count peers (equal scores) alike
+    "window_distribution": "SELECT id, NTILE(3) OVER (ORDER BY id) AS t3, NTILE(5) OVER "
+                           "(PARTITION BY city ORDER BY id) AS t5, NTILE(1) OVER () AS t1, "
+                           "PERCENT_RANK() OVER (ORDER BY score) AS pr, PERCENT_RANK() OVER "
+                           "(PARTITION BY grp ORDER BY amount DESC) AS pg, CUME_DIST() OVER "
+                           "(ORDER BY score DESC) AS cd, CUME_DIST() OVER (PARTITION BY city "
+                           "ORDER BY grp) AS cg FROM people",
     "window_shift": "SELECT id, LAG(score) OVER (PARTITION BY grp ORDER BY id) AS a, "
                     "LEAD(name, 2, 'none') OVER (ORDER BY id) AS b, LAG(born, 1, DATE "
                     "'2000-01-01') OVER (PARTITION BY city ORDER BY amount DESC) AS c, "
