@@ -88,12 +88,17 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       x)``: ``QUANTILE_CONT(x, q)`` (of ``1 - q`` for a descending order);
     - ``COUNT_IF(c)``: ``SUM(CASE WHEN c THEN 1 ELSE 0 END)``, NULL over no rows as DuckDB's;
       ``ANY_VALUE(x)``: ``MIN(x)``, one of the group's non-NULL values;
-    - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform).
+    - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform);
+    - ``ORDER BY ALL``: by the positions of every output column, in order.
     """
     return tree.transform(_spelled_out).transform(eliminate_qualify)
 
 
 def _spelled_out(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Order) and isinstance(node.parent, exp.Query) and any(
+            isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL"
+            for o in node.expressions):
+        return _ordered_by_all(node, node.parent)
     if isinstance(node, exp.Filter):  # a spread aggregate is spelled out in turn
         return _spelled_out(_filtered_aggregate(node))
     if isinstance(node, exp.Nullif):
@@ -213,6 +218,19 @@ def _within_group(node: exp.WithinGroup) -> exp.Expr:
     if ordered.args.get("desc"):
         fraction = exp.Sub(this=exp.Literal.number(1), expression=fraction.copy())
     return exp.PercentileCont(this=ordered.this.copy(), expression=fraction.copy())
+
+
+def _ordered_by_all(order: exp.Order, query: exp.Query) -> exp.Order:
+    """``ORDER BY ALL [DESC]``: by each output column from the first, as their positions."""
+    if len(order.expressions) != 1:
+        raise unsupported(order, "ORDER BY ALL beside other keys")
+    if any(isinstance(e.unalias(), exp.Star) for e in query.selects):
+        raise unsupported(order, "ORDER BY ALL of SELECT *")
+    every = order.expressions[0]
+    return exp.Order(expressions=[
+        exp.Ordered(this=exp.Literal.number(position), desc=every.args.get("desc"),
+                    nulls_first=every.args.get("nulls_first"))
+        for position in range(1, len(query.selects) + 1)])
 
 
 def _filtered_aggregate(node: exp.Filter) -> exp.Expr:

@@ -110,6 +110,7 @@ OTHER_REFUSALS = {
     "SELECT STARTS_WITH(b, 'x%') FROM t": "unsupported function STARTS_WITH",
     "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
     "SELECT TRUNC(a, 1) FROM t": "TRUNC with a second argument",
+    "SELECT * FROM t ORDER BY ALL": "ORDER BY ALL of SELECT *",
     "SELECT NTILE(a) OVER (ORDER BY a) FROM t": "NTILE of buckets other than an integer",
     "SELECT NTILE(0) OVER (ORDER BY a) FROM t": "NTILE of fewer than one bucket",
     "SELECT STRING_AGG(b, b) FROM t": "STRING_AGG with a separator other than a string literal",

@@ -346,6 +346,10 @@ RELATIONAL = {
 }
 
 ORDERED = {
+    # ORDER BY ALL: by every output column, left to right (of a union too)
+    "order_by_all": "SELECT grp, city, COUNT(*) AS n FROM people GROUP BY ALL ORDER BY ALL",
+    "order_by_all_desc": "SELECT city, grp FROM people UNION ALL SELECT 'z', NULL "
+                         "ORDER BY ALL DESC NULLS FIRST",
     "having_order_by_aggregate": "SELECT grp, SUM(amount) AS s FROM people GROUP BY grp "
                                  "HAVING MAX(score) > 2 ORDER BY COUNT(*) DESC, grp",
     "limit_offset_no_order": "SELECT COUNT(*) AS n FROM (SELECT id FROM people LIMIT 5 OFFSET 2)",
