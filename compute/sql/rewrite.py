@@ -405,7 +405,17 @@ def _as_join(conjunct: exp.Expr, outer: exp.Select, name: str) -> exp.Join | Non
     alias = f"{NULL_AWARE}{name}" if negated and value is not None else name
     projections: dict[str, exp.Expr] = {}
     on = []
-    if value is not None:
+    if isinstance(value, exp.Tuple):  # (a, b) IN (SELECT x, y ...): a = x AND b = y
+        if negated:
+            raise unsupported(conjunct, "NOT IN of a tuple")
+        if len(value.expressions) != len(inner.expressions):
+            raise unsupported(conjunct, f"IN of {len(value.expressions)} values and a "
+                                        f"subquery of {len(inner.expressions)} columns")
+        for i, (part, column) in enumerate(zip(value.expressions, inner.expressions,
+                                               strict=True)):
+            projections[f"_v{i}"] = column.unalias()
+            on.append(exp.EQ(this=part, expression=exp.column(f"_v{i}", alias)))
+    elif value is not None:
         projections["_v"] = inner.expressions[0].unalias()
         on.append(exp.EQ(this=value, expression=exp.column("_v", alias)))
     for condition in lifted:

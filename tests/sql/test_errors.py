@@ -111,6 +111,9 @@ OTHER_REFUSALS = {
     "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
     "SELECT TRUNC(a, 1) FROM t": "TRUNC with a second argument",
     "SELECT * FROM t ORDER BY ALL": "ORDER BY ALL of SELECT *",
+    "SELECT a FROM t WHERE (a, b) NOT IN (SELECT a, b FROM t)": "NOT IN of a tuple",
+    "SELECT a FROM t WHERE (a, b) IN (SELECT a FROM t)":
+        "IN of 2 values and a subquery of 1 columns",
     "SELECT NTILE(a) OVER (ORDER BY a) FROM t": "NTILE of buckets other than an integer",
     "SELECT NTILE(0) OVER (ORDER BY a) FROM t": "NTILE of fewer than one bucket",
     "SELECT STRING_AGG(b, b) FROM t": "STRING_AGG with a separator other than a string literal",

@@ -257,6 +257,9 @@ RELATIONAL = {
                           "ARG_MIN(id, score) AS low, MAX_BY(born, amount) AS latest, "
                           "MEDIAN(amount) AS m, COUNT(*) AS n FROM people "
                           "GROUP BY ROLLUP (grp, city)",
+    # (a, b) IN (subquery): a semi join on both; a NULL in either matches nothing
+    "tuple_in": "SELECT id FROM people WHERE (grp, city) IN (SELECT grp, city FROM people "
+                "WHERE amount > 40) AND id > 1",
     "filtered_holistic": "SELECT grp, STRING_AGG(name, ',' ORDER BY id DESC) FILTER (WHERE "
                          "amount > 20) AS s, ARG_MAX(id, score) FILTER (WHERE id < 7) AS a, "
                          "MEDIAN(amount) FILTER (WHERE city = 'x') AS m FROM people GROUP BY grp",
