@@ -59,8 +59,10 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
 WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 AGGREGATES = (*WINDOW_AGGREGATES, *holistic.FUNCTIONS)
 SHIFTS = (exp.Lag, exp.Lead)
+# The window functions of a value: the rows around, and the first and last of the frame
+VALUE_WINDOWS = (*SHIFTS, exp.FirstValue, exp.LastValue)
 WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile, exp.PercentRank,
-                    exp.CumeDist, *SHIFTS, *WINDOW_AGGREGATES)
+                    exp.CumeDist, *VALUE_WINDOWS, *WINDOW_AGGREGATES)
 # The window functions that read how many rows their window partition has
 SIZED = ("shift", "ntile", "percent_rank", "cume_dist")
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
@@ -585,7 +587,7 @@ class Planner:
     def window(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered]
                ) -> tuple[Relation, list[exp.Expr], list[exp.Ordered]]:
         """OVER clauses: ROW_NUMBER, RANK, DENSE_RANK, NTILE, PERCENT_RANK, CUME_DIST, LAG,
-        LEAD and SUM/COUNT/AVG/MIN/MAX."""
+        LEAD, FIRST_VALUE, LAST_VALUE and SUM/COUNT/AVG/MIN/MAX."""
         windows: dict[exp.Window, str] = {}
         for expression in [*outputs, *order]:
             for node in expression.find_all(exp.Window):
@@ -614,7 +616,7 @@ class Planner:
         ordered = (node.args.get("order") or exp.Order()).expressions
         fns = {f"{label}_p{i}": compile_expression(e, labels) for i, e in enumerate(partition)}
         fns |= {f"{label}_s{i}": compile_expression(o.this, labels) for i, o in enumerate(ordered)}
-        argument = function.this if isinstance(function, (*WINDOW_AGGREGATES, *SHIFTS)) \
+        argument = function.this if isinstance(function, (*WINDOW_AGGREGATES, *VALUE_WINDOWS)) \
             else None
         if argument is not None and not isinstance(argument, exp.Star):
             fns[f"{label}_v"] = compile_expression(argument, labels)
@@ -883,6 +885,13 @@ class _WindowTask(_Task):
             values = (position.groupby(peers).transform("max") - start + 1) / size
         elif self.function == "ntile":
             values = _ntile(position - start, size, self.buckets)
+        elif self.function == "first_value":  # the frames here all start at the first row
+            values = _at(part[self.value], start)
+        elif self.function == "last_value":  # at the frame's last row: this one, its last
+            # peer, or the window partition's last
+            last = position if self.extent == "rows" else position.groupby(
+                peers if self.extent == "peers" else groups).transform("max")
+            values = _at(part[self.value], last)
         elif self.function == "dense_rank":
             first = ~peers.duplicated()
             values = first.astype("int64").groupby(groups).cumsum()
@@ -918,6 +927,14 @@ class _WindowTask(_Task):
             return running
         # RANGE ... CURRENT ROW: peers (equal ORDER BY values) share the last peer's value
         return running.groupby(peers).transform("last")
+
+
+def _at(column: pd.Series, positions: pd.Series) -> pd.Series:
+    """The values of ``column`` at ``positions`` (row numbers from 0), NULLs too, on the
+    index of ``column``."""
+    picked = column.take(positions.values)
+    picked.index = column.index
+    return picked
 
 
 def _ntile(row: pd.Series, size: pd.Series, buckets: int) -> pd.Series:
@@ -1353,6 +1370,7 @@ def _function_name(function: exp.Expr) -> str:
         return "count_star"
     return {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank",
             exp.Lag: "shift", exp.Lead: "shift", exp.Ntile: "ntile",
+            exp.FirstValue: "first_value", exp.LastValue: "last_value",
             exp.PercentRank: "percent_rank", exp.CumeDist: "cume_dist",
             **_AGG_NAMES}[type(function)]
 

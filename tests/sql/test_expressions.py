@@ -234,6 +234,13 @@ RELATIONAL = {
                            "(PARTITION BY grp ORDER BY amount DESC) AS pg, CUME_DIST() OVER "
                            "(ORDER BY score DESC) AS cd, CUME_DIST() OVER (PARTITION BY city "
                            "ORDER BY grp) AS cg FROM people",
+    # FIRST_VALUE and LAST_VALUE keep NULLs; LAST_VALUE's default frame ends at the last peer
+    "window_first_last": "SELECT id, FIRST_VALUE(score) OVER (PARTITION BY grp ORDER BY id) AS f, "
+                         "FIRST_VALUE(name) OVER (ORDER BY amount DESC) AS fa, LAST_VALUE(id) "
+                         "OVER (PARTITION BY city ORDER BY grp) AS lp, LAST_VALUE(born) OVER "
+                         "(PARTITION BY grp ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND "
+                         "UNBOUNDED FOLLOWING) AS lw, LAST_VALUE(score) OVER (ORDER BY id ROWS "
+                         "BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS lr FROM people",
     "window_shift": "SELECT id, LAG(score) OVER (PARTITION BY grp ORDER BY id) AS a, "
                     "LEAD(name, 2, 'none') OVER (ORDER BY id) AS b, LAG(born, 1, DATE "
                     "'2000-01-01') OVER (PARTITION BY city ORDER BY amount DESC) AS c, "
