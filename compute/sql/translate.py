@@ -581,17 +581,53 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
         raise unsupported(node, f"CAST to {node.to.sql()}")
     inner = compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
+    digits = _decimal_digits(node.to)
+
+    def cast(value: Any) -> Any:
+        value = cast_value(value, target, strict)
+        if digits is None or _is_null(value) is True:
+            return value
+        return _to_decimal(value, *digits, strict)
+
     if isinstance(node.this, (exp.Literal, exp.Null)):
         # A literal is cast once, here, not in every task: a string's parse costs
         # milliseconds. (rewrite.coerced refused the strings that are no number or date.)
         try:
-            value = cast_value(inner(None), target, strict)
+            value = cast(inner(None))
         except (ValueError, TypeError) as error:
             line, col = position(node)
             raise SqlError(f"cannot cast {node.this.sql()} to {target}: {error}", "cast",
                            line, col) from None
         return lambda _part: value
-    return lambda part: cast_value(inner(part), target, strict)
+    return lambda part: cast(inner(part))
+
+
+def _decimal_digits(to: exp.DataType) -> tuple[int, int] | None:
+    """A DECIMAL's precision and scale (DuckDB's DECIMAL is DECIMAL(18, 3)); None for other
+    types."""
+    if to.this != exp.DataType.Type.DECIMAL:
+        return None
+    params = [int(p.this.to_py()) for p in to.expressions]
+    if not params:
+        return 18, 3
+    return params[0], params[1] if len(params) > 1 else 0
+
+
+def _to_decimal(value: Any, precision: int, scale: int, strict: bool) -> Any:
+    """``value`` (doubles) as a DECIMAL(precision, scale) holds it, as DuckDB casts: rounded
+    to ``scale`` places, a half away from zero; one of more than ``precision - scale`` whole
+    digits fails (``strict``) or is NULL."""
+    factor = 10.0 ** scale
+    rounded = _half_away(value * factor) / factor
+    too_big = np.abs(rounded) >= 10.0 ** (precision - scale)
+    if not is_column(rounded):
+        if too_big and strict:
+            raise ConversionError(f"could not cast {value} to DECIMAL({precision},{scale})")
+        return None if too_big else rounded
+    if strict and bool(too_big.any()):
+        raise ConversionError(f"could not cast {value[too_big].iloc[0]} to "
+                              f"DECIMAL({precision},{scale}) (TRY_CAST gives NULL instead)")
+    return rounded.where(~too_big)
 
 
 # The types a string is parsed into by CAST (an error where it is none) and TRY_CAST (NULL)
@@ -961,7 +997,7 @@ def _half_away(value: Any) -> Any:
     """``value`` rounded to whole numbers, a half away from zero. Not ``floor(x + 0.5)``:
     0.49999999999999994 + 0.5 rounds up to 1.0 in floating point."""
     whole = np.trunc(value)
-    return whole + np.sign(value).where((value - whole).abs() >= 0.5, 0)
+    return whole + np.sign(value) * (np.abs(value - whole) >= 0.5)
 
 
 def _function(fn: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:

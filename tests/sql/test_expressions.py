@@ -147,6 +147,11 @@ EXPRESSIONS = {
     "make_date": "SELECT id, MAKE_DATE(EXTRACT(year FROM born), 12, 31) AS eoy, "
                  "MAKE_DATE(2024, id, 2 * id) AS d, MAKE_DATE(2024, 2, 29) + INTERVAL 1 YEAR "
                  "AS leap, MAKE_DATE(2024, NULL, 1) AS n FROM people WHERE id < 7",
+    # a DECIMAL holds its scale's places, rounded a half away from zero, as DuckDB casts
+    "decimal_casts": "SELECT id, CAST(score AS DECIMAL(10, 0)) AS a, CAST(amount / 3 AS "
+                     "DECIMAL(10, 2)) AS b, CAST(-score AS DECIMAL(4, 1)) AS c, TRY_CAST(amount "
+                     "* 20 AS DECIMAL(5, 2)) AS t, CAST(1.25 AS DECIMAL(3, 1)) AS k, "
+                     "CAST(amount / 7 AS DECIMAL) AS d FROM people",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
@@ -194,6 +199,16 @@ def test_a_string_that_is_no_number_fails_its_cast_naming_it(small, query):
     with dask.config.set(scheduler="sync"), pytest.raises(
             ConversionError, match=r"could not convert the string '.+' to INTEGER"):
         planned.frame.compute()
+
+
+def test_a_value_too_big_for_its_decimal_fails_naming_it(small):
+    source, duck = small
+    query = "SELECT CAST(amount * 20 AS DECIMAL(5, 2)) AS d FROM people WHERE id = 5"
+    with pytest.raises(Exception, match="Could not cast value 1000"):
+        duck.execute(query).fetchall()
+    with dask.config.set(scheduler="sync"), pytest.raises(
+            ConversionError, match=r"could not cast 1000.0 to DECIMAL\(5,2\)"):
+        compute.sql.plan(source, query).frame.compute()
 
 
 def test_make_date_of_fields_that_make_no_date_fails_naming_them(small):
