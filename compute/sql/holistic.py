@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlglot import exp
 
 from compute.sql import frames
@@ -27,14 +28,21 @@ FUNCTIONS = (exp.PercentileCont, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
 @dataclass(frozen=True)
 class Quantile:
     """QUANTILE_CONT at ``fraction``: interpolated between the two nearest values (pandas'
-    and cuDF's linear quantile)."""
+    and cuDF's linear quantile). Of a DECIMAL column, cut to its ``scale``'s places toward
+    zero, as DuckDB's result keeps the column's type."""
 
     fraction: float
+    scale: int | None = None
     columns: tuple[str, ...] = ()  # the columns it reads beside its operand
 
     def of(self, part: Any, by: list[str], operand: str) -> Any:
         values = part.assign(**{operand: part[operand].astype("float64")})
-        return values.groupby(by, dropna=False)[operand].quantile(self.fraction)
+        found = values.groupby(by, dropna=False)[operand].quantile(self.fraction)
+        if self.scale is None:
+            return found
+        factor = 10.0 ** self.scale
+        # rounded first at a millionth of the last place: 34547.80 * 100 is 3454779.9999...
+        return np.trunc(np.round(found * factor, 6)) / factor
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def spec(function: exp.AggFunc, label_of: Callable[[exp.Expr], str]) -> tuple[ex
     """The operand of ``function`` (one of :data:`FUNCTIONS`) and what to compute of it;
     ``label_of`` names the column that will hold another expression it reads."""
     if isinstance(function, exp.PercentileCont):
-        return function.this, Quantile(_fraction(function))
+        return function.this, Quantile(_fraction(function), _decimal_scale(function.this))
     if isinstance(function, (exp.ArgMax, exp.ArgMin)):
         if function.args.get("count") is not None:
             raise unsupported(function, f"{function.sql_name()} of several values")
@@ -116,6 +124,16 @@ def aggregated(part: Any, by: list[str], specs: Sequence[tuple[str, str, Holisti
     found = [how.of(part, by, operand).rename(label).reset_index() for label, operand, how in specs]
     # merged, not aligned by index: a filtered aggregate lacks some groups
     return functools.reduce(lambda a, b: a.merge(b, on=by, how="outer"), found)
+
+
+def _decimal_scale(operand: exp.Expr) -> int | None:
+    """The scale of a DECIMAL column (the optimiser typed it from the table's schema); None
+    for other operands."""
+    kind = operand.type
+    if not isinstance(operand, exp.Column) or kind is None or \
+            kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
+        return None
+    return int(kind.expressions[1].this.to_py())
 
 
 def _fraction(quantile: exp.PercentileCont) -> float:

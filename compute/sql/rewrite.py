@@ -460,7 +460,9 @@ def _sql_type(arrow: pa.DataType) -> str:
         return "BOOLEAN"
     if pa.types.is_integer(arrow):
         return "BIGINT"
-    if pa.types.is_floating(arrow) or pa.types.is_decimal(arrow):
+    if pa.types.is_decimal(arrow):  # held as doubles; the type says how DuckDB rounds it
+        return f"DECIMAL({arrow.precision}, {arrow.scale})"
+    if pa.types.is_floating(arrow):
         return "DOUBLE"
     if pa.types.is_date(arrow):
         return "DATE"

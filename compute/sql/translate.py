@@ -582,9 +582,10 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
     inner = compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
     digits = _decimal_digits(node.to)
+    decimal = _is_decimal(node.this)
 
     def cast(value: Any) -> Any:
-        value = cast_value(value, target, strict)
+        value = cast_value(value, target, strict, decimal)
         if digits is None or _is_null(value) is True:
             return value
         return _to_decimal(value, *digits, strict)
@@ -600,6 +601,20 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
                            line, col) from None
         return lambda _part: value
     return lambda part: cast(inner(part))
+
+
+def _is_decimal(node: exp.Expr) -> bool:
+    """Whether DuckDB holds ``node`` as a DECIMAL, which it rounds a half away from zero (a
+    DOUBLE to even): a literal with a fraction (``2.5``, not ``2.5e0``), or what the optimiser
+    typed DECIMAL with a precision (decimal columns, their sums, differences and products;
+    DuckDB divides them as doubles)."""
+    node = node.unnest()
+    if isinstance(node, exp.Neg):
+        node = node.this
+    if isinstance(node, exp.Literal):
+        return node.is_number and not node.is_int and "e" not in node.this.lower()
+    return node.type is not None and node.type.this == exp.DataType.Type.DECIMAL and bool(
+        node.type.expressions)
 
 
 def _decimal_digits(to: exp.DataType) -> tuple[int, int] | None:
@@ -636,9 +651,10 @@ PARSED = ("integer", "float64", "date", "boolean")
 TRUE_TEXTS, FALSE_TEXTS = ["true", "t", "1", "yes", "y"], ["false", "f", "0", "no", "n"]
 
 
-def cast_value(value: Any, target: str, strict: bool = True) -> Any:
+def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = False) -> Any:
     """``value`` (a column or a literal) cast to ``target`` (a :data:`CAST_TYPES` value), as
-    DuckDB casts; a string that is no number or date fails (``strict``) or is NULL."""
+    DuckDB casts; a string that is no number or date fails (``strict``) or is NULL. To an
+    integer, a ``decimal`` value's half rounds away from zero, a double's to even."""
     if _is_null(value) is True:
         return None
     if isinstance(value, str) and target in PARSED:  # a literal, as a column of one
@@ -650,13 +666,16 @@ def cast_value(value: Any, target: str, strict: bool = True) -> Any:
         if target in ("date", "timestamp"):
             stamp = pd.Timestamp(value)
             return stamp.normalize() if target == "date" else stamp
+        if target == "integer" and isinstance(value, float):
+            return int(_half_away(value) if decimal else round(value))
         return {"integer": int, "float64": float, "string": str, "boolean": bool}[target](value)
     if target in ("date", "timestamp"):
         stamps = frames.to_datetime(value).astype(DATE_DTYPE)
         return stamps.dt.floor("D") if target == "date" else stamps
     if target == "integer":
         # SQL rounds to the nearest integer; a column with NULLs stays float (NaN).
-        rounded = value.round() if value.dtype.kind == "f" else value
+        rounded = value if value.dtype.kind != "f" else (
+            _half_away(value) if decimal else value.round())
         return rounded if rounded.isna().any() else rounded.astype("int64")
     if target == "string":
         return value.astype(STRING_DTYPE).where(value.notna())

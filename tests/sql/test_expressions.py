@@ -4,11 +4,13 @@ tables with NULLs, each against DuckDB over the same files."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import dask
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import compute.sql
@@ -34,6 +36,13 @@ def small(tmp_path_factory: pytest.TempPathFactory):
         "day": [dt.date(2024, 1, d) for d in (1, 2, 3, 4, 5, 6, 7, 8)],
         "cost": [5.0, 6.0, None, 1.0, 2.0, 3.0, 4.0, 8.0],
     }, ).astype({"person": "Int64"}))
+    # money as departments export it: DECIMAL, which DuckDB rounds a half away from zero
+    write_table(root, "fees", pa.table({
+        "id": pa.array(range(1, 9), pa.int64()),
+        "fee": pa.array([None if v is None else Decimal(v) for v in (
+            "2.50", "-3.50", "1.25", None, "0.50", "-0.50", "7.49", "3792.50")],
+            pa.decimal128(10, 2)),
+    }))
     return ParquetSource(root), duckdb_over(root)
 
 
@@ -152,6 +161,13 @@ EXPRESSIONS = {
                      "DECIMAL(10, 2)) AS b, CAST(-score AS DECIMAL(4, 1)) AS c, TRY_CAST(amount "
                      "* 20 AS DECIMAL(5, 2)) AS t, CAST(1.25 AS DECIMAL(3, 1)) AS k, "
                      "CAST(amount / 7 AS DECIMAL) AS d FROM people",
+    # to an integer a DECIMAL's half (a literal's too) rounds away from zero, a DOUBLE's to
+    # even; a DECIMAL's median keeps its scale, the further places cut off
+    "decimal_to_integer": "SELECT f.id, CAST(fee AS INTEGER) AS a, CAST(fee * 2 AS INTEGER) AS "
+                          "b, CAST(fee + 1 AS BIGINT) AS c, CAST(2.5 AS INTEGER) AS d, "
+                          "CAST(-2.5 AS INTEGER) AS e, CAST(CAST(fee AS DOUBLE) AS INTEGER) "
+                          "AS g, CAST(score + 0.5 AS INTEGER) AS h FROM fees f JOIN people p "
+                          "ON p.id = f.id",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
@@ -285,6 +301,10 @@ RELATIONAL = {
     "filtered_holistic": "SELECT grp, STRING_AGG(name, ',' ORDER BY id DESC) FILTER (WHERE "
                          "amount > 20) AS s, ARG_MAX(id, score) FILTER (WHERE id < 7) AS a, "
                          "MEDIAN(amount) FILTER (WHERE city = 'x') AS m FROM people GROUP BY grp",
+    # a DECIMAL's quantiles keep its scale, the further places cut off toward zero
+    "decimal_quantiles": "SELECT id % 2 AS odd, MEDIAN(fee) AS m, QUANTILE_CONT(fee, 0.45) AS a, "
+                         "QUANTILE_CONT(fee, 0.55) AS b, QUANTILE_CONT(fee, 0.0525) AS c "
+                         "FROM fees GROUP BY ROLLUP (odd)",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
     # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
