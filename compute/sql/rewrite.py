@@ -88,6 +88,8 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       x)``: ``QUANTILE_CONT(x, q)`` (of ``1 - q`` for a descending order);
     - ``COUNT_IF(c)``: ``SUM(CASE WHEN c THEN 1 ELSE 0 END)``, NULL over no rows as DuckDB's;
       ``ANY_VALUE(x)``: ``MIN(x)``, one of the group's non-NULL values;
+    - ``BOOL_AND(c)``, ``BOOL_OR(c)``: whether the ``MIN`` (``MAX``) of ``CASE WHEN
+      c THEN 1 WHEN NOT c THEN 0 END`` is 1, NULL where every ``c`` is;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform);
     - ``ORDER BY ALL``: by the positions of every output column, in order.
     """
@@ -126,6 +128,14 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
         return exp.Sum(this=exp.Case(ifs=[exp.If(this=node.this.copy(),
                                                  true=exp.Literal.number(1))],
                                      default=exp.Literal.number(0)))
+    if isinstance(node, (exp.LogicalAnd, exp.LogicalOr)) \
+            and not isinstance(node.parent, exp.Window):
+        # whether the least (greatest) of the non-NULL conditions as 1 and 0 is 1
+        as_number = exp.Case(ifs=[exp.If(this=node.this.copy(), true=exp.Literal.number(1)),
+                                  exp.If(this=exp.not_(node.this.copy()),
+                                         true=exp.Literal.number(0))])
+        extreme = exp.Min if isinstance(node, exp.LogicalAnd) else exp.Max
+        return exp.EQ(this=extreme(this=as_number), expression=exp.Literal.number(1))
     if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
         return exp.Min(this=node.this.this.copy())
     if isinstance(node, exp.DateDiff):

@@ -305,6 +305,9 @@ RELATIONAL = {
     "decimal_quantiles": "SELECT id % 2 AS odd, MEDIAN(fee) AS m, QUANTILE_CONT(fee, 0.45) AS a, "
                          "QUANTILE_CONT(fee, 0.55) AS b, QUANTILE_CONT(fee, 0.0525) AS c "
                          "FROM fees GROUP BY ROLLUP (odd)",
+    # BOOL_AND and BOOL_OR skip NULL conditions; NULL where every one is NULL
+    "bool_and_or": "SELECT grp, BOOL_AND(score > 2) AS a, BOOL_OR(city = 'y') AS o, "
+                   "BOOL_AND(amount > 5) FILTER (WHERE id > 3) AS f FROM people GROUP BY grp",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
     # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
