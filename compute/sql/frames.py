@@ -281,6 +281,38 @@ def matches_whole(column: Any, body: str, case_insensitive: bool) -> Any:
     return column.str.contains(f"{inline}^{body}$", regex=True, na=False)
 
 
+def regex_search(column: Any, pattern: str, case_insensitive: bool, whole: bool) -> Any:
+    """Whether the regex ``pattern`` (RE2's syntax, as DuckDB's) matches in each string of
+    ``column`` (``whole``: all of it); FALSE for NULL. pandas hands the pattern to RE2, with
+    inline flags; libcudf takes flags as an argument and has no inline ones."""
+    if is_cudf(column):
+        body = f"\\A(?:{pattern})\\Z" if whole else pattern
+        return column.str.contains(body, flags=re.IGNORECASE if case_insensitive else 0,
+                                   regex=True, na=False)
+    body = f"^(?:{pattern})$" if whole else pattern
+    return column.str.contains(f"(?i){body}" if case_insensitive else body, regex=True,
+                               na=False)
+
+
+BACKREFERENCE = re.compile(r"\\[0-9]")
+
+
+def regex_replace(column: Any, pattern: str, replacement: str, every: bool) -> Any:
+    """``column`` with the first match of ``pattern`` replaced (``every`` match), ``\\1`` in
+    ``replacement`` a group's text. pandas has RE2 do it; libcudf replaces by a literal
+    string or, with back-references, every match (the planner asks for ``every`` then)."""
+    if is_cudf(column) and BACKREFERENCE.search(replacement):
+        return column.str.replace_with_backrefs(pattern, replacement)
+    return column.str.replace(pattern, replacement, n=-1 if every else 1, regex=True)
+
+
+def regex_extract(column: Any, pattern: str, group: int) -> Any:
+    """The text of ``group`` (0: the whole match) of the first match of ``pattern`` in each
+    string of ``column``; '' where none matches, NULL for NULL (DuckDB's)."""
+    found = column.str.extract(f"({pattern})", expand=True)[group]
+    return found.where(column.isna() | found.notna(), "")
+
+
 def sort_stable(part: Any, by: str | list[str], ascending: bool | list[bool],
                 na_position: str) -> Any:
     """``part`` sorted by ``by``, rows with equal keys in their order. pandas needs

@@ -16,11 +16,14 @@ parsing and offsets, LIKE). docs/gpu.md lists what was checked.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from compute.sql import frames
@@ -516,6 +519,85 @@ def _extreme(later_wins: Callable[[Any, Any], Any], of_literals: Callable[[list[
         return run
 
     return translate
+
+
+def _regex(node: exp.Expr) -> str:
+    """A regex function's pattern: a string literal RE2 compiles (DuckDB's syntax; pyarrow
+    checks it with RE2 here, while planning)."""
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise unsupported(node, f"{node.sql_name()} with a pattern other than a string literal")
+    try:
+        pc.match_substring_regex(pa.array([""]), pattern=pattern.this)
+    except pa.ArrowInvalid as error:
+        line, col = position(pattern)
+        raise SqlError(f"invalid regular expression {pattern.this!r}: {error}", "regex", line,
+                       col) from None
+    return pattern.this
+
+
+def _regex_options(node: exp.Expr, argument: str, allowed: str) -> str:
+    """A regex function's options (a string literal of DuckDB's letters in ``allowed``)."""
+    options = node.args.get(argument)
+    if options is None:
+        return ""
+    if not (isinstance(options, exp.Literal) and options.is_string
+            and set(options.this) <= set(allowed)):
+        raise unsupported(node, f"{node.sql_name()} with options other than {allowed!r}")
+    return options.this
+
+
+def _regex_match(node: exp.Expr, compile_node: Compile) -> Fn:
+    """``REGEXP_MATCHES(s, p[, 'i'])`` and ``s ~ p``: whether ``p`` matches somewhere in
+    ``s``; ``REGEXP_FULL_MATCH``: all of it."""
+    pattern = _regex(node)
+    insensitive = "i" in _regex_options(node, "flag", "ci")
+    whole = isinstance(node, exp.RegexpFullMatch) or bool(node.args.get("full_match"))
+    inner = compile_node(node.this)
+
+    def run(part: pd.DataFrame) -> Any:
+        column = _as_strings(inner(part), part)
+        return _nullable(frames.regex_search(column, pattern, insensitive, whole), column)
+
+    return run
+
+
+def _regex_replace(node: exp.RegexpReplace, compile_node: Compile) -> Fn:
+    """``REGEXP_REPLACE(s, p, r[, 'g'])``: the first match (every one with 'g') replaced by
+    ``r``, in which ``\\1`` is a group's text."""
+    pattern = _regex(node)
+    every = "g" in _regex_options(node, "modifiers", "cg")  # libcudf's replace has no 'i'
+    replacement = node.args.get("replacement")
+    if not (isinstance(replacement, exp.Literal) and replacement.is_string) or any(
+            node.args.get(a) is not None for a in ("position", "occurrence")):
+        raise unsupported(node, "REGEXP_REPLACE other than of a pattern and a literal string")
+    text = replacement.this
+    if "\\" in frames.BACKREFERENCE.sub("", text):
+        raise unsupported(node, "REGEXP_REPLACE with a backslash other than a group's (\\1)")
+    if frames.BACKREFERENCE.search(text) and not every:
+        raise unsupported(node, "REGEXP_REPLACE of the first match with a group's text: "
+                                "libcudf's replaces every match, so add the option 'g'")
+    return _of_column(compile_node(node.this), lambda column: frames.regex_replace(
+        column.astype(STRING_DTYPE), pattern, text, every))
+
+
+def _regex_extract(node: exp.RegexpExtract, compile_node: Compile) -> Fn:
+    """``REGEXP_EXTRACT(s, p[, group])``: the text of the group (0, the whole match) of the
+    first match; '' where none matches."""
+    pattern = _regex(node)
+    group = node.args.get("group") or exp.Literal.number(0)
+    if not group.is_int or any(node.args.get(a) is not None
+                               for a in ("position", "occurrence", "parameters")):
+        raise unsupported(node, "REGEXP_EXTRACT other than of one group's number")
+    number = group.to_py()
+    try:
+        groups = re.compile(pattern).groups
+    except re.error:  # RE2's syntax beyond Python's: the groups are counted when it runs
+        groups = number
+    if not 0 <= number <= groups:
+        raise unsupported(node, f"REGEXP_EXTRACT of group {number}: the pattern has {groups}")
+    return _of_column(compile_node(node.this), lambda column: frames.regex_extract(
+        column.astype(STRING_DTYPE), pattern, number))
 
 
 def _replace(node: exp.Replace, compile_node: Compile) -> Fn:
@@ -1073,6 +1155,10 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Greatest: _extreme(operator.gt, max),
     exp.Least: _extreme(operator.lt, min),
     exp.Replace: _replace,
+    exp.RegexpLike: _regex_match,
+    exp.RegexpFullMatch: _regex_match,
+    exp.RegexpReplace: _regex_replace,
+    exp.RegexpExtract: _regex_extract,
     exp.Sqrt: _function(_in_doubles(np.sqrt)),
     exp.Cbrt: _function(_in_doubles(np.cbrt)),
     exp.Ln: _function(_in_doubles(np.log)),

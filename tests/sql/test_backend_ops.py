@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -172,6 +173,32 @@ def test_integer_division_rounds_toward_zero_and_by_zero_is_null(backend):
                   [None] * len(a))
     assert frames.truncated_divide(-7, 2) == -3
     assert frames.truncated_divide(7, 0) is None
+
+
+@pytest.mark.parametrize(("pattern", "insensitive", "whole"), [
+    ("b", False, False), ("^a", True, False), ("[a-z.]+", False, True), ("l.o", False, False),
+    ("A", True, True)])
+def test_regex_search_agrees_with_python_re(backend, pattern, insensitive, whole):
+    found = frames.regex_search(backend(pd.Series(NAMES, index=INDEX)), pattern, insensitive,
+                                whole)
+    match = re.fullmatch if whole else re.search
+    flags = re.IGNORECASE if insensitive else 0
+    assert host(found).index.equals(INDEX)
+    assert values(found) == [n is not None and bool(match(pattern, n, flags)) for n in NAMES]
+
+
+def test_regex_replace_and_extract_agree_with_python_re(backend):
+    names = backend(pd.Series(NAMES, index=INDEX))
+    for pattern, replacement, every in [("[aeiou]", "*", False), ("[aeiou]", "*", True),
+                                        (r"(.)(.)", r"\2\1", True), ("z", "", True)]:
+        got = frames.regex_replace(names, pattern, replacement, every)
+        assert values(got) == [None if n is None else re.sub(
+            pattern, replacement, n, count=0 if every else 1) for n in NAMES]
+    for pattern, group in [("[a-z]", 0), (r"([a-z])([a-z])", 2), ("q", 0)]:
+        got = frames.regex_extract(names, pattern, group)
+        expected = [None if n is None else (m.group(group) if (m := re.search(pattern, n))
+                                            else "") for n in NAMES]
+        assert values(got) == expected
 
 
 def test_dates_parse_from_strings_and_pass_through(backend):

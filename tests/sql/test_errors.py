@@ -111,6 +111,12 @@ OTHER_REFUSALS = {
     "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
     "SELECT TRUNC(a, 1) FROM t": "TRUNC with a second argument",
     "SELECT * FROM t ORDER BY ALL": "ORDER BY ALL of SELECT *",
+    "SELECT b ~ b FROM t": "REGEXP_LIKE with a pattern other than a string literal",
+    "SELECT REGEXP_MATCHES(b, '(x') FROM t": "invalid regular expression '(x'",
+    "SELECT REGEXP_REPLACE(b, 'x', 'y', 'i') FROM t": "REGEXP_REPLACE with options other than",
+    "SELECT REGEXP_REPLACE(b, '(x)', '<\\1>') FROM t": "so add the option 'g'",
+    "SELECT REGEXP_REPLACE(b, 'x', '\\n', 'g') FROM t": "a backslash other than a group's",
+    "SELECT REGEXP_EXTRACT(b, '(x)', 2) FROM t": "REGEXP_EXTRACT of group 2: the pattern has 1",
     "SELECT a FROM t WHERE (a, b) NOT IN (SELECT a, b FROM t)": "NOT IN of a tuple",
     "SELECT a FROM t WHERE (a, b) IN (SELECT a FROM t)":
         "IN of 2 values and a subquery of 1 columns",

@@ -141,6 +141,14 @@ EXPRESSIONS = {
                     "CAST('2.5' AS INTEGER) AS half, CAST('false' AS BOOLEAN) AS no, "
                     "CAST('T' AS BOOLEAN) AS yes, TRY_CAST(grp AS BOOLEAN) AS gb, "
                     "CAST(CAST(id % 2 AS VARCHAR) AS BOOLEAN) AS odd FROM people",
+    # RE2's regexes, as DuckDB's: a search, a whole match, the first or every replacement
+    # (groups too), a group's text ('' where none matches); NULL for NULL
+    "regex": "SELECT id, name ~ 'n+' AS a, REGEXP_MATCHES(name, '^a', 'i') AS b, "
+             "REGEXP_FULL_MATCH(name, '[a-z]+') AS c, name !~ 'o' AS d, "
+             "REGEXP_REPLACE(name, '[aeiou]', '*') AS e, REGEXP_REPLACE(name, '[aeiou]', '*', "
+             "'g') AS f, REGEXP_REPLACE(name, '(.)(.)', '\\2\\1', 'g') AS g, "
+             "REGEXP_EXTRACT(name, '([a-z])([a-z])', 2) AS h, REGEXP_EXTRACT(name, 'o.') AS k "
+             "FROM people WHERE REGEXP_MATCHES(COALESCE(name, 'x'), '[^x]') OR id = 3",
     # DuckDB's math in doubles: LN(0) -inf, LN of a negative and a negative's fractional
     # power NaN; LOG(x) is base 10; integers to negative powers
     "math": "SELECT id, LN(score) AS ln, EXP(score) AS e, POWER(amount, -1) AS p, "
