@@ -324,6 +324,8 @@ ATTEMPTS = [
     "SELECT division_code, STRING_AGG(resident_id, ',' ORDER BY name) AS s, "
     "ARG_MAX(resident_id, birth_date) AS a, MIN_BY(resident_id, name) AS m "
     "FROM residents GROUP BY division_code",
+    "SELECT REGEXP_EXTRACT(resident_id, '[0-9X*]+') AS e, REGEXP_REPLACE(resident_id, "
+    "'[^0-9X]', '', 'g') AS r FROM residents WHERE REGEXP_MATCHES(resident_id, '^[1-6]')",
 ]
 # Refused for every caller here: the census grant lacks deaths and enterprises' IDs are
 # not granted to it either way, and the SQL layer looks unquoted table names up as written.
