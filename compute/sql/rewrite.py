@@ -151,7 +151,7 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
 # YEAR(d) and the other date parts' functions, as the field EXTRACT takes
 DATE_PARTS: dict[type[exp.Expr], str] = {
     exp.Year: "year", exp.Quarter: "quarter", exp.Month: "month", exp.Day: "day",
-    exp.DayOfWeek: "dow", exp.DayOfYear: "doy"}
+    exp.DayOfWeek: "dow", exp.DayOfYear: "doy", exp.DayOfWeekIso: "isodow", exp.Week: "week"}
 
 
 # STARTS_WITH, ENDS_WITH and CONTAINS as the LIKE patterns around their literal text.

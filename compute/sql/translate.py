@@ -825,6 +825,11 @@ EXTRACT_FIELDS: dict[str, Callable[[Any], Any]] = {
     # SQL counts Sunday as 0, pandas Monday
     "dow": lambda d: (d.dayofweek + 1) % 7,
     "dayofweek": lambda d: (d.dayofweek + 1) % 7,
+    "isodow": lambda d: d.dayofweek + 1,  # Monday 1 to Sunday 7
+    # ISO 8601's week and its year (a Series' isocalendar() is a frame, a date's a tuple:
+    # both name them)
+    "week": lambda d: d.isocalendar().week,
+    "isoyear": lambda d: d.isocalendar().year,
     "hour": lambda d: d.hour,
     "minute": lambda d: d.minute,
     "second": lambda d: d.second,
@@ -1066,6 +1071,14 @@ def _make_date(node: exp.DateFromParts, compile_node: Compile) -> Fn:
     return run
 
 
+def _last_day(dates: Any) -> Any:
+    """SQL's LAST_DAY: the last day of each date's month (the next month's first, less one
+    day)."""
+    first = frames.first_day(frames.to_datetime(dates), "month")
+    return (first + frames.calendar(pd.DateOffset(months=1), first) - pd.Timedelta(days=1)
+            ).astype(DATE_DTYPE)
+
+
 def _current_date(_node: exp.Expr, _compile: Compile) -> Fn:
     """``CURRENT_DATE``: the day the query is planned, on this machine's clock."""
     today = pd.Timestamp.now().normalize()
@@ -1190,6 +1203,11 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Right: _affix,
     exp.TimeToStr: _strftime,
     exp.CurrentDate: _current_date,
+    exp.LastDay: _function(_last_day),
+    # English names, as DuckDB's (cuDF's day_name and month_name know no other locale)
+    exp.Dayname: _function(lambda d: frames.to_datetime(d).dt.day_name().astype(STRING_DTYPE)),
+    exp.Monthname: _function(
+        lambda d: frames.to_datetime(d).dt.month_name().astype(STRING_DTYPE)),
     exp.DateFromParts: _make_date,
     exp.Round: _round,
     exp.Abs: _function(abs),

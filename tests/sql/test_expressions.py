@@ -125,6 +125,10 @@ EXPRESSIONS = {
                     "DATE_PART('year', born) AS y, DATE_PART('quarter', born) AS q, "
                     "born < CURRENT_DATE AS past, DATE_DIFF('year', DATE '2000-01-01', "
                     "CURRENT_DATE) AS since FROM people",
+    # English day and month names, a month's last day (leap years), ISO weekdays and weeks
+    "date_names": "SELECT id, DAYNAME(born) AS d, MONTHNAME(born) AS m, LAST_DAY(born) AS l, "
+                  "ISODOW(born) AS i, WEEK(born) AS w, EXTRACT(isoyear FROM born) AS y, "
+                  "LAST_DAY(DATE '2023-02-10') AS f FROM people",
     # a string compared with a number or a date is read as one, as DuckDB casts it
     "implicit_casts": "SELECT id, amount > '30' AS a, CAST(amount AS VARCHAR) = 40 AS b, "
                       "born >= '1990-01-31' AS c FROM people WHERE amount = '40' OR amount IN "
