@@ -296,7 +296,7 @@ def optimise(tree: exp.Expr, source: TableSource) -> exp.Expr:
     rules = []
     for rule in optimizer.RULES:
         if rule is unnest_subqueries:
-            rules.append(semi_joins)
+            rules += [semi_joins, scalar_joins]
         rules.append(rule)
     try:
         return optimizer.optimize(tree, schema=schema, dialect=DIALECT, rules=rules)
@@ -381,6 +381,42 @@ def semi_joins(expression: exp.Expr) -> exp.Expr:
             select.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
             select.set("joins", [*select.args.get("joins", []), *joins])
     return expression
+
+
+def scalar_joins(expression: exp.Expr) -> exp.Expr:
+    """Uncorrelated aggregate subqueries (one row each) in a SELECT list, as columns of those
+    rows cross-joined to the query: ``SELECT (SELECT COUNT(*) FROM a) AS n, x FROM t``. sqlglot's
+    unnesting takes them only inside a condition of a query with a FROM."""
+    names = (f"_scalar_{n}" for n in itertools.count())
+    for select in list(expression.find_all(exp.Select)):
+        for item in select.expressions:
+            for found in list(item.find_all(exp.Subquery)):
+                inner = found.this
+                if found.find_ancestor(exp.Select) is not select or not _own_aggregate(inner):
+                    continue
+                alias = next(names)
+                source = exp.Subquery(this=inner.copy(),
+                                      alias=exp.TableAlias(this=exp.to_identifier(alias)))
+                if select.args.get("from_") is None:
+                    select.set("from_", exp.From(this=source))
+                else:
+                    select.append("joins", exp.Join(this=source, kind="CROSS"))
+                found.replace(exp.column(inner.expressions[0].alias_or_name, alias))
+    return expression
+
+
+def _own_aggregate(query: exp.Expr) -> bool:
+    """Whether ``query`` is exactly one row, an aggregate of its own tables: one aggregate
+    value, no GROUP BY or HAVING, no column from outside it."""
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1 or any(
+            query.args.get(a) for a in ("group", "having", "limit", "offset", "qualify")):
+        return False
+    value = query.expressions[0]
+    if not value.find(exp.AggFunc) or value.find(exp.Window):
+        return False
+    own = {t.alias_or_name for t in query.find_all(exp.Table)} | {
+        s.alias_or_name for s in query.find_all(exp.Subquery)}
+    return all(column.table in own for column in query.find_all(exp.Column))
 
 
 def _as_join(conjunct: exp.Expr, outer: exp.Select, name: str) -> exp.Join | None:

@@ -307,6 +307,11 @@ RELATIONAL = {
                           "ARG_MIN(id, score) AS low, MAX_BY(born, amount) AS latest, "
                           "MEDIAN(amount) AS m, COUNT(*) AS n FROM people "
                           "GROUP BY ROLLUP (grp, city)",
+    # aggregate subqueries as columns: one row each, beside a FROM or without one
+    "scalar_columns": "SELECT (SELECT COUNT(*) FROM people) AS n, (SELECT MAX(cost) FROM visits "
+                      "WHERE cost < 0) AS m, (SELECT COUNT(DISTINCT grp) FROM people) + 1 AS g",
+    "scalar_beside_columns": "SELECT id, (SELECT SUM(cost) FROM visits) AS total, amount / "
+                             "(SELECT MAX(amount) FROM people) AS share FROM people",
     # (a, b) IN (subquery): a semi join on both; a NULL in either matches nothing
     "tuple_in": "SELECT id FROM people WHERE (grp, city) IN (SELECT grp, city FROM people "
                 "WHERE amount > 40) AND id > 1",
