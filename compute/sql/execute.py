@@ -63,6 +63,9 @@ SHIFTS = (exp.Lag, exp.Lead)
 VALUE_WINDOWS = (*SHIFTS, exp.FirstValue, exp.LastValue)
 WINDOW_FUNCTIONS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile, exp.PercentRank,
                     exp.CumeDist, *VALUE_WINDOWS, *WINDOW_AGGREGATES)
+# The most rows a moving window frame (ROWS BETWEEN n PRECEDING ...) may hold: it is reduced
+# over that many shifted copies of its column
+MOVING_ROWS = 1000
 # The window functions that read how many rows their window partition has
 SIZED = ("shift", "ntile", "percent_rank", "cume_dist")
 # Not <>: Dask's Parquet filters keep the rows whose column is NULL for "!=", where SQL drops
@@ -610,8 +613,11 @@ class Planner:
             raise unsupported(node, f"window function {function.sql_name()}")
         spec = node.args.get("spec")
         extent = _FRAMES.get(spec.sql().upper() if spec is not None else None)
-        if extent is None:
+        reach = _reach(spec) if extent is None else (0, 0)
+        if extent is None and (reach is None or not isinstance(function, WINDOW_AGGREGATES)):
             raise unsupported(spec, f"window frame {spec.sql()}")
+        if extent is None:
+            extent = "moving"
         partition = node.args.get("partition_by") or []
         ordered = (node.args.get("order") or exp.Order()).expressions
         fns = {f"{label}_p{i}": compile_expression(e, labels) for i, e in enumerate(partition)}
@@ -629,8 +635,9 @@ class Planner:
         task = _WindowTask(
             label, by, [f"{label}_s{i}" for i in range(len(ordered))],
             [not o.args.get("desc") for o in ordered], _function_name(function),
-            f"{label}_v" if f"{label}_v" in fns else None, extent if ordered else "partition",
-            shift, f"{label}_d" if f"{label}_d" in fns else None, _buckets(function))
+            f"{label}_v" if f"{label}_v" in fns else None,
+            extent if ordered or extent == "moving" else "partition",
+            shift, f"{label}_d" if f"{label}_d" in fns else None, _buckets(function), reach)
         return frame.map_partitions(task, meta=task(frame._meta)).drop(columns=list(fns))
 
     def project(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered],
@@ -860,11 +867,13 @@ class _WindowTask(_Task):
 
     def __init__(self, label: str, by: list[str], order: list[str], ascending: list[bool],
                  function: str, value: str | None, extent: str, shift: int = 0,
-                 default: str | None = None, buckets: int = 0) -> None:
+                 default: str | None = None, buckets: int = 0,
+                 reach: tuple[int, int] = (0, 0)) -> None:
         self.label, self.by, self.order, self.ascending = label, by, order, ascending
         self.function, self.value, self.extent = function, value, extent
         self.shift, self.default = shift, default  # LAG and LEAD's
         self.buckets = buckets  # NTILE's
+        self.reach = reach  # a moving frame's rows before and after the current one
 
     def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
         part = frames.sort_stable(part, self.by + self.order,
@@ -906,6 +915,8 @@ class _WindowTask(_Task):
 
     def _aggregate(self, part: pd.DataFrame, groups: pd.Series, peers: pd.Series) -> pd.Series:
         value = part[self.value] if self.value else constant(1, part)
+        if self.extent == "moving":
+            return self._moving(value, groups)
         if self.extent == "partition":
             name = {"count_star": "size"}.get(self.function, self.function)
             result = value.groupby(groups).transform(name)
@@ -927,6 +938,25 @@ class _WindowTask(_Task):
             return running
         # RANGE ... CURRENT ROW: peers (equal ORDER BY values) share the last peer's value
         return running.groupby(peers).transform("last")
+
+    def _moving(self, value: pd.Series, groups: pd.Series) -> pd.Series:
+        """The aggregate over the rows from ``before`` rows back to ``after`` ahead (ROWS
+        BETWEEN n PRECEDING AND m FOLLOWING) within the window partition: over that many
+        shifted copies of the column, added in order (a difference of running sums would lose
+        a small window's digits beside a large total)."""
+        before, after = self.reach
+        near = [value.groupby(groups).shift(j) if j else value for j in range(-after, before + 1)]
+        counts = sum(v.notna().astype("int64") for v in near)
+        if self.function in ("count", "count_star"):  # COUNT(*)'s value is 1 on every row
+            return counts
+        if self.function in ("sum", "mean"):
+            total = sum(v.fillna(0) for v in near).where(counts > 0)
+            return total if self.function == "sum" else total / counts
+        best = near[0]
+        for other in near[1:]:  # NULLs skipped: a value wins over NULL and over a worse one
+            wins = other < best if self.function == "min" else other > best
+            best = other.where(frames.definite(wins) | best.isna(), best)
+        return best
 
 
 def _at(column: pd.Series, positions: pd.Series) -> pd.Series:
@@ -1385,6 +1415,26 @@ def _shift(function: exp.Expr) -> int:
                                   "integer constant")
     rows = offset.to_py() if offset is not None else 1
     return rows if isinstance(function, exp.Lag) else -rows
+
+
+def _reach(spec: exp.WindowSpec) -> tuple[int, int] | None:
+    """A moving frame's rows before and after the current one (``ROWS BETWEEN 2 PRECEDING AND
+    1 FOLLOWING``: (2, 1)); None for another frame, or one of more than MOVING_ROWS rows."""
+    if (spec.args.get("kind") or "").upper() != "ROWS" or spec.args.get("exclude"):
+        return None
+    bounds = []
+    for bound, side in ((spec.args.get("start"), spec.args.get("start_side")),
+                        (spec.args.get("end") or "CURRENT ROW", spec.args.get("end_side"))):
+        if bound == "CURRENT ROW":
+            bounds.append(0)
+        elif isinstance(bound, exp.Literal) and bound.is_int:
+            bounds.append(int(bound.this) * (-1 if (side or "").upper() == "PRECEDING" else 1))
+        else:
+            return None
+    first, last = bounds
+    if first > last or last - first + 1 > MOVING_ROWS:
+        return None
+    return -first, last
 
 
 def _buckets(function: exp.Expr) -> int:

@@ -76,7 +76,7 @@ def test_ungrouped_column_is_refused(tmp_path):
 
 
 OTHER_REFUSALS = {
-    "SELECT SUM(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t":
+    "SELECT FIRST_VALUE(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t":
         "window frame",
     "SELECT SUM(DISTINCT a) FROM t": "SUM(DISTINCT)",
     "SELECT a FROM t INTERSECT ALL SELECT a FROM t": "INTERSECT ALL",
@@ -111,6 +111,10 @@ OTHER_REFUSALS = {
     "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
     "SELECT TRUNC(a, 1) FROM t": "TRUNC with a second argument",
     "SELECT * FROM t ORDER BY ALL": "ORDER BY ALL of SELECT *",
+    "SELECT SUM(a) OVER (ORDER BY a ROWS BETWEEN 1000 PRECEDING AND 1 FOLLOWING) FROM t":
+        "window frame",
+    "SELECT SUM(a) OVER (ORDER BY a RANGE BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t":
+        "window frame",
     "SELECT b ~ b FROM t": "REGEXP_LIKE with a pattern other than a string literal",
     "SELECT REGEXP_MATCHES(b, '(x') FROM t": "invalid regular expression '(x'",
     "SELECT REGEXP_REPLACE(b, 'x', 'y', 'i') FROM t": "REGEXP_REPLACE with options other than",

@@ -284,6 +284,14 @@ RELATIONAL = {
                          "(PARTITION BY grp ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND "
                          "UNBOUNDED FOLLOWING) AS lw, LAST_VALUE(score) OVER (ORDER BY id ROWS "
                          "BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS lr FROM people",
+    # moving frames: rows before and after the current one, NULLs skipped, NULL over none
+    "window_moving": "SELECT id, AVG(score) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND "
+                     "CURRENT ROW) AS a, SUM(score) OVER (PARTITION BY grp ORDER BY id ROWS "
+                     "BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS s, COUNT(*) OVER (ORDER BY id ROWS "
+                     "BETWEEN CURRENT ROW AND 3 FOLLOWING) AS c, COUNT(score) OVER (ORDER BY id "
+                     "ROWS 1 PRECEDING) AS n, MIN(name) OVER (ORDER BY id ROWS BETWEEN 2 "
+                     "PRECEDING AND 1 PRECEDING) AS lo, MAX(born) OVER (PARTITION BY city ORDER "
+                     "BY id ROWS BETWEEN 1 FOLLOWING AND 2 FOLLOWING) AS hi FROM people",
     "window_shift": "SELECT id, LAG(score) OVER (PARTITION BY grp ORDER BY id) AS a, "
                     "LEAD(name, 2, 'none') OVER (ORDER BY id) AS b, LAG(born, 1, DATE "
                     "'2000-01-01') OVER (PARTITION BY city ORDER BY amount DESC) AS c, "
