@@ -97,12 +97,19 @@ def desugared(tree: exp.Expr) -> exp.Expr:
 
 
 def _spelled_out(node: exp.Expr) -> exp.Expr:
+    """``node`` with its shorthand spelled out, and those inside what replaces it: sqlglot's
+    transform does not walk into a node that its function replaced."""
+    new = _spelled_out_once(node)
+    return node if new is node else new.transform(_spelled_out, copy=False)
+
+
+def _spelled_out_once(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Order) and isinstance(node.parent, exp.Query) and any(
             isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL"
             for o in node.expressions):
         return _ordered_by_all(node, node.parent)
-    if isinstance(node, exp.Filter):  # a spread aggregate is spelled out in turn
-        return _spelled_out(_filtered_aggregate(node))
+    if isinstance(node, exp.Filter):
+        return _filtered_aggregate(node)
     if isinstance(node, exp.Nullif):
         value = node.this
         return exp.Case(ifs=[exp.If(this=exp.EQ(this=value.copy(), expression=node.expression),

@@ -333,6 +333,10 @@ RELATIONAL = {
     # BOOL_AND and BOOL_OR skip NULL conditions; NULL where every one is NULL
     "bool_and_or": "SELECT grp, BOOL_AND(score > 2) AS a, BOOL_OR(city = 'y') AS o, "
                    "BOOL_AND(amount > 5) FILTER (WHERE id > 3) AS f FROM people GROUP BY grp",
+    # shorthands inside the ones spelled out (DATE_DIFF in MEDIAN, YEAR in COUNT_IF, ...)
+    "nested_shorthands": "SELECT grp, MEDIAN(DATE_DIFF('day', born, DATE '2024-01-01')) AS m, "
+                         "COUNT_IF(YEAR(born) > 1989) AS c, VAR_POP(MONTH(born)) FILTER (WHERE "
+                         "STARTS_WITH(city, 'x')) AS v FROM people GROUP BY grp",
     "median_global": "SELECT MEDIAN(amount) AS m, COUNT(*) AS n, COUNT_IF(score > 2) AS c "
                      "FROM people WHERE id > 2",
     # over no rows: NULL, COUNT_IF's too (DuckDB's); NULL strings through string functions
