@@ -178,9 +178,7 @@ class Planner:
             raise SqlError(f"output column names repeat: {sorted(duplicates)}", "select list")
         distinct = node.args.get("distinct") is not None
         relation, keys = self.project(relation, outputs, order, distinct)
-        if distinct:
-            if node.args["distinct"].args.get("on"):
-                raise unsupported(node.args["distinct"], "DISTINCT ON")
+        if distinct:  # (DISTINCT ON was spelled out as a QUALIFY)
             relation.frame = relation.frame.drop_duplicates(split_out=self._split(relation))
         return self.sort(relation, keys, node, names)
 

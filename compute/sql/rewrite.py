@@ -91,7 +91,9 @@ def desugared(tree: exp.Expr) -> exp.Expr:
     - ``BOOL_AND(c)``, ``BOOL_OR(c)``: whether the ``MIN`` (``MAX``) of ``CASE WHEN
       c THEN 1 WHEN NOT c THEN 0 END`` is 1, NULL where every ``c`` is;
     - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform);
-    - ``ORDER BY ALL``: by the positions of every output column, in order.
+    - ``ORDER BY ALL``: by the positions of every output column, in order;
+    - ``SELECT DISTINCT ON (k) ... ORDER BY o``: ``QUALIFY ROW_NUMBER() OVER (PARTITION BY k
+      ORDER BY o) = 1``, each k's first row.
     """
     return tree.transform(_spelled_out).transform(eliminate_qualify)
 
@@ -104,6 +106,9 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
 
 
 def _spelled_out_once(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Select) and isinstance(node.args.get("distinct"), exp.Distinct) \
+            and node.args["distinct"].args.get("on") is not None:
+        return _distinct_on(node)
     if isinstance(node, exp.Order) and isinstance(node.parent, exp.Query) and any(
             isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL"
             for o in node.expressions):
@@ -235,6 +240,25 @@ def _within_group(node: exp.WithinGroup) -> exp.Expr:
     if ordered.args.get("desc"):
         fraction = exp.Sub(this=exp.Literal.number(1), expression=fraction.copy())
     return exp.PercentileCont(this=ordered.this.copy(), expression=fraction.copy())
+
+
+def _distinct_on(select: exp.Select) -> exp.Select:
+    """``SELECT DISTINCT ON (k) ... ORDER BY o``: each k's first row by o (any row without
+    one), as ``QUALIFY ROW_NUMBER() OVER (PARTITION BY k ORDER BY o) = 1``."""
+    on = select.args["distinct"].args["on"]
+    order = select.args.get("order")
+    ordered = order.expressions if order is not None else []
+    if any(o.this.is_int for o in ordered) or select.args.get("qualify") is not None:
+        raise unsupported(select.args["distinct"], "DISTINCT ON with ORDER BY a position, or "
+                                                   "with QUALIFY")
+    first = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[k.copy() for k in (on.expressions if isinstance(on, exp.Tuple) else [on])],
+        order=exp.Order(expressions=[o.copy() for o in ordered]) if ordered else None)
+    select = select.copy()
+    select.set("distinct", None)
+    select.set("qualify", exp.Qualify(this=exp.EQ(this=first, expression=exp.Literal.number(1))))
+    return select
 
 
 def _ordered_by_all(order: exp.Order, query: exp.Query) -> exp.Order:

@@ -423,6 +423,11 @@ RELATIONAL = {
 }
 
 ORDERED = {
+    # DISTINCT ON: each key's first row in the ORDER BY (an alias there too)
+    "distinct_on": "SELECT DISTINCT ON (grp) grp, id AS i, score FROM people "
+                   "ORDER BY grp, score DESC NULLS LAST, i",
+    "distinct_on_expression": "SELECT DISTINCT ON (amount > 40, city) city, amount FROM people "
+                              "ORDER BY amount > 40, city, amount DESC",
     # ORDER BY ALL: by every output column, left to right (of a union too)
     "order_by_all": "SELECT grp, city, COUNT(*) AS n FROM people GROUP BY ALL ORDER BY ALL",
     "order_by_all_desc": "SELECT city, grp FROM people UNION ALL SELECT 'z', NULL "
