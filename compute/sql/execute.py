@@ -172,10 +172,13 @@ class Planner:
             if having_expr is not None:
                 relation = self.filter(relation, having_expr)
         relation, outputs, order = self.window(relation, outputs, order)
-        names = [e.alias_or_name for e in outputs]
+        names = [e.alias_or_name.lower() for e in outputs]
         duplicates = {n for n in names if names.count(n) > 1}
-        if duplicates:
+        if duplicates and node.parent is not None:  # a name the outer query could not tell
             raise SqlError(f"output column names repeat: {sorted(duplicates)}", "select list")
+        if duplicates:
+            outputs = _deduplicated(outputs)
+        names = [e.alias_or_name for e in outputs]
         distinct = node.args.get("distinct") is not None
         relation, keys = self.project(relation, outputs, order, distinct)
         if distinct:  # (DISTINCT ON was spelled out as a QUALIFY)
@@ -1443,6 +1446,23 @@ def _buckets(function: exp.Expr) -> int:
     if count is None or count < 1:
         raise unsupported(function, "NTILE of fewer than one bucket")
     return count
+
+
+def _deduplicated(outputs: list[exp.Expr]) -> list[exp.Expr]:
+    """A result's columns named as DuckDB's result frames name repeated ones: a name taken
+    already (in any case) gets the smallest free suffix, so ``a, a`` is ``a, a_1``."""
+    taken: set[str] = set()
+    named = []
+    for output in outputs:
+        name = candidate = output.alias_or_name
+        suffix = 0
+        while candidate.lower() in taken:
+            suffix += 1
+            candidate = f"{name}_{suffix}"
+        taken.add(candidate.lower())
+        named.append(output if candidate == name else
+                     exp.alias_(output.unalias(), candidate, quoted=True))
+    return named
 
 
 def _renamed(relation: Relation, alias: exp.TableAlias | None) -> Relation:
