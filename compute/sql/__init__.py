@@ -50,11 +50,23 @@ def plan(source: TableSource, query: str) -> Query:
     """
     tree = desugared(parse(query))
     check(tree)
+    written = [e.args["alias"].this if isinstance(e, exp.Alias) else None for e in tree.selects]
     optimised = coerced(optimise(tree, source))
     planner = Planner(source)
     with one_memory_reading():
         relation = planner.query(optimised)
-    return Query(query, optimised, relation.frame, tuple(planner.steps))
+    return Query(query, optimised, _as_written(relation.frame, written),
+                 tuple(planner.steps))
+
+
+def _as_written(frame: dd.DataFrame, written: list[str | None]) -> dd.DataFrame:
+    """``frame`` with its columns named as the query's aliases are written: the optimiser
+    folds identifiers to lower case, and DuckDB keeps an alias's (``AS "Total"``)."""
+    if len(written) != len(frame.columns):  # a * among the outputs
+        return frame
+    names = {column: alias for column, alias in zip(frame.columns, written, strict=True)
+             if alias is not None and alias != column and alias.lower() == column.lower()}
+    return frame.rename(columns=names) if names else frame
 
 
 def sql(source: TableSource, query: str) -> dd.DataFrame:

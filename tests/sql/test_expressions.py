@@ -229,6 +229,15 @@ def test_a_string_that_is_no_number_fails_its_cast_naming_it(small, query):
         planned.frame.compute()
 
 
+def test_an_alias_keeps_its_case_as_in_duckdb(small):
+    duck = small[1]
+    query = ('SELECT grp AS "Group", COUNT(*) AS Total, MAX(city) AS "max city", id FROM people '
+             "GROUP BY grp, id")
+    got = check(small, query).frame.compute(scheduler="sync")
+    assert list(got.columns) == duck.execute(query).df().columns.tolist() == [
+        "Group", "Total", "max city", "id"]
+
+
 def test_repeated_output_names_are_numbered_as_in_duckdbs_frames(small):
     source, duck = small
     query = ("SELECT p.id, v.person AS id, p.city, p.city, 1 AS id_1 FROM people p "
