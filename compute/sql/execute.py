@@ -575,14 +575,21 @@ class Planner:
         groups = _groups(relation, keys, sets)
         # Tree reduction into one partition when the groups (not the input) fit in one.
         split = self._split(replace(relation, rows=groups))
+        groupings = _groupings([*outputs, *order, *([having] if having is not None else [])],
+                               keys)
         pieces = [_aggregate_set(frame, [f"_g{i}" for i in s], list(key_fns), specs, split)
                   for s in sets]
+        if groupings:  # GROUPING(k, ...) is a constant of each grouping set
+            pieces = [piece.assign(**{label: _grouping_bits(positions, s)
+                                      for label, positions in groupings.values()})
+                      for piece, s in zip(pieces, sets, strict=True)]
         result = pieces[0] if len(pieces) == 1 else dd.concat(pieces)
         self.steps.append(
             f"aggregate {len(specs)} value(s) by {len(keys)} key(s)"
             f"{f' in {len(sets)} grouping sets' if len(sets) > 1 else ''}, "
             f"about {groups:,} group(s), split_out={split}")
-        rewrite = _aggregated(keys, found)
+        rewrite = _aggregated(keys, {**found, **{node: label
+                                                 for node, (label, _) in groupings.items()}})
         aggregated = relation.selected(
             result, groups, [exp.alias_(k, f"_g{i}") for i, k in enumerate(keys)])
         return (aggregated, [rewrite(e) for e in outputs],
@@ -1201,8 +1208,10 @@ def _link(term: exp.Expr, joined: set[str], alias: str
 def _aggregates(expression: exp.Expr) -> list[exp.AggFunc]:
     """The grouped aggregate calls of ``expression``: not a window's own function (``SUM(x)
     OVER ...``) nor one inside another aggregate, but those a window function takes, orders
-    or partitions by (``SUM(SUM(x)) OVER ()``, ``RANK() OVER (ORDER BY SUM(x))``)."""
+    or partitions by (``SUM(SUM(x)) OVER ()``, ``RANK() OVER (ORDER BY SUM(x))``). Not
+    GROUPING(k), which is no aggregate of rows but a constant of each grouping set."""
     return [node for node in expression.find_all(exp.AggFunc) if not _windowed(node)
+            and not isinstance(node, exp.Grouping)
             and ((outer := node.find_ancestor(exp.AggFunc)) is None or _windowed(outer))]
 
 
@@ -1253,6 +1262,28 @@ def _grouping_sets(group: exp.Group | None, outputs: list[exp.Expr]
             options = [[index(expression)]]
         sets = [s + o for s in sets for o in options]
     return keys, [sorted(set(s)) for s in sets]
+
+
+def _groupings(expressions: list[exp.Expr], keys: list[exp.Expr]
+               ) -> dict[exp.Expr, tuple[str, list[int]]]:
+    """The GROUPING(k, ...) calls in ``expressions``: each one's column ``_gr<i>`` and the
+    positions of its arguments among the group ``keys``."""
+    found: dict[exp.Expr, tuple[str, list[int]]] = {}
+    for expression in expressions:
+        for node in expression.find_all(exp.Grouping):
+            if node in found:
+                continue
+            if any(argument not in keys for argument in node.expressions):
+                raise unsupported(node, "GROUPING of other than the GROUP BY keys")
+            found[node] = (f"_gr{len(found)}", [keys.index(a) for a in node.expressions])
+    return found
+
+
+def _grouping_bits(positions: list[int], grouped: list[int]) -> int:
+    """GROUPING's value in the grouping set of the keys ``grouped``: a bit for each argument,
+    the first the highest, 1 where that key is not grouped (its rows are a subtotal)."""
+    return sum(1 << (len(positions) - 1 - bit) for bit, position in enumerate(positions)
+               if position not in grouped)
 
 
 def _aggregated(keys: list[exp.Expr], found: dict[exp.Expr, str]

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from compute.tables.dtypes import DATE_DTYPE
+from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE
 
 LOGICAL = "boolean"  # pandas' nullable boolean; cuDF carries the same dtype (nulls native)
 # The characters a LIKE pattern's literal text must escape: those libcudf documents as
@@ -198,6 +198,15 @@ def to_datetime(column: Any) -> Any:
     present = column.dropna()
     guessed = pd.tseries.api.guess_datetime_format(present.iloc[0]) if len(present) else None
     return library(column).to_datetime(column, format=guessed)
+
+
+def as_text(column: Any, integer: bool) -> Any:
+    """``column`` as strings, NULL kept. An SQL ``integer`` that pandas holds as float64 (an
+    outer join's or a ROLLUP's NULLs make it one) is written as DuckDB writes it, ``3`` and
+    not ``3.0``: through pandas' nullable Int64, or cuDF's int64, which keeps nulls."""
+    if integer and column.dtype.kind == "f":
+        column = column.astype("int64" if is_cudf(column) else "Int64")
+    return column.astype(STRING_DTYPE).where(column.notna())
 
 
 def to_numeric(column: Any) -> Any:

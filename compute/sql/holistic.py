@@ -54,6 +54,7 @@ class Joined:
     separator: str
     order: tuple[tuple[str, bool, bool], ...]
     distinct: bool
+    integer: bool  # an SQL integer (held as float64 where it has NULLs), written as one
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -65,7 +66,7 @@ class Joined:
             rows = rows.drop_duplicates([*by, operand])
         for column, ascending, nulls_first in reversed(self.order):  # stable: last key first
             rows = frames.sort_stable(rows, column, ascending, "first" if nulls_first else "last")
-        text = rows.assign(**{operand: rows[operand].astype(STRING_DTYPE)})
+        text = rows.assign(**{operand: frames.as_text(rows[operand], self.integer)})
         lists = text.groupby(by, dropna=False, sort=False)[operand].agg(list)
         return lists.str.join(self.separator).astype(STRING_DTYPE)
 
@@ -115,7 +116,8 @@ def spec(function: exp.AggFunc, label_of: Callable[[exp.Expr], str]) -> tuple[ex
         raise unsupported(function, "STRING_AGG with a separator other than a string literal")
     keys = tuple((label_of(o.this), not o.args.get("desc"), bool(o.args.get("nulls_first")))
                  for o in order)
-    return value, Joined(separator.this, keys, distinct)
+    return value, Joined(separator.this, keys, distinct,
+                         value.unnest().is_type(*exp.DataType.INTEGER_TYPES))
 
 
 def aggregated(part: Any, by: list[str], specs: Sequence[tuple[str, str, Holistic]]) -> Any:

@@ -664,10 +664,10 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
     inner = compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
     digits = _decimal_digits(node.to)
-    decimal = _is_decimal(node.this)
+    decimal, integer = _is_decimal(node.this), _is_integer(node.this)
 
     def cast(value: Any) -> Any:
-        value = cast_value(value, target, strict, decimal)
+        value = cast_value(value, target, strict, decimal, integer)
         if digits is None or _is_null(value) is True:
             return value
         return _to_decimal(value, *digits, strict)
@@ -733,10 +733,12 @@ PARSED = ("integer", "float64", "date", "boolean")
 TRUE_TEXTS, FALSE_TEXTS = ["true", "t", "1", "yes", "y"], ["false", "f", "0", "no", "n"]
 
 
-def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = False) -> Any:
+def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = False,
+               integer: bool = False) -> Any:
     """``value`` (a column or a literal) cast to ``target`` (a :data:`CAST_TYPES` value), as
     DuckDB casts; a string that is no number or date fails (``strict``) or is NULL. To an
-    integer, a ``decimal`` value's half rounds away from zero, a double's to even."""
+    integer, a ``decimal`` value's half rounds away from zero, a double's to even; to text,
+    an ``integer`` has no fraction (see :func:`frames.as_text`)."""
     if _is_null(value) is True:
         return None
     if isinstance(value, str) and target in PARSED:  # a literal, as a column of one
@@ -760,7 +762,7 @@ def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = Fal
             _half_away(value) if decimal else value.round())
         return rounded if rounded.isna().any() else rounded.astype("int64")
     if target == "string":
-        return value.astype(STRING_DTYPE).where(value.notna())
+        return frames.as_text(value, integer)
     return value.astype(target)
 
 
@@ -954,14 +956,21 @@ def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
         size, side=side, fillchar=fill_text).str.slice(0, size)
 
 
+def _text(node: exp.Expr, compile_node: Compile) -> Fn:
+    """``node`` as a column of text, as DuckDB casts it to VARCHAR (an integer without a
+    fraction, :func:`frames.as_text`)."""
+    inner, integer = compile_node(node), _is_integer(node)
+    return lambda part: frames.as_text(as_column(inner(part), part), integer)
+
+
 def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
     """``a || b`` (NULL where either is) and ``CONCAT(a, ...)``, which DuckDB reads with its
     NULLs as empty strings (sqlglot's ``coalesce``)."""
-    parts = [compile_node(e) for e in (node.expressions or [node.this, node.expression])]
+    parts = [_text(e, compile_node) for e in (node.expressions or [node.this, node.expression])]
     skip_nulls = bool(node.args.get("coalesce"))
 
     def run(part: pd.DataFrame) -> pd.Series:
-        pieces = [as_column(p(part), part).astype(STRING_DTYPE) for p in parts]
+        pieces = [p(part) for p in parts]
         if skip_nulls:
             pieces = [piece.fillna("") for piece in pieces]
         result = pieces[0]
@@ -977,12 +986,12 @@ def _concat_ws(node: exp.ConcatWs, compile_node: Compile) -> Fn:
     separator, *values = node.expressions
     if not (isinstance(separator, exp.Literal) and separator.is_string):
         raise unsupported(node, "CONCAT_WS with a separator other than a literal string")
-    parts = [compile_node(value) for value in values]
+    parts = [_text(value, compile_node) for value in values]
 
     def run(part: pd.DataFrame) -> pd.Series:
         result = None
         for fn in parts:
-            piece = as_column(fn(part), part).astype(STRING_DTYPE)
+            piece = fn(part)
             result = piece if result is None else result.where(piece.isna(), (
                 result + separator.this + piece).where(result.notna(), piece))
         return result.fillna("")

@@ -385,6 +385,17 @@ RELATIONAL = {
                           "UNION ALL SELECT grp, city, COUNT(*) FROM people GROUP BY GROUPING "
                           "SETS ((1), (1, 2), ()) UNION ALL SELECT UPPER(grp), city, "
                           "MAX(amount) FROM people GROUP BY CUBE (1, (2))",
+    # GROUPING(k, ...): a bit for each key, 1 where the row is a subtotal over it
+    "grouping_function": "SELECT grp, city, COUNT(*) AS n, GROUPING(grp) AS gg, GROUPING(grp, "
+                         "city) AS g2 FROM people GROUP BY ROLLUP (grp, city) HAVING "
+                         "GROUPING(city) = 1 OR COUNT(*) > 1",
+    # an integer that outer joins and ROLLUP give NULLs is still written as one in text
+    "integer_text": "SELECT v.day, CAST(p.amount AS VARCHAR) AS c, p.amount || '-' AS d, "
+                    "CONCAT(p.id, '/') AS e, CONCAT_WS(',', p.amount, p.id) AS w FROM "
+                    "visits v LEFT JOIN people p ON p.id = v.person",
+    "integer_text_grouped": "SELECT CAST(amount AS VARCHAR) AS a, STRING_AGG(v.person, ',' "
+                            "ORDER BY v.day) AS s FROM people p LEFT JOIN visits v ON "
+                            "v.person = p.id GROUP BY ROLLUP (amount)",
     "grouping_sets": "SELECT grp, city, MAX(amount) AS m FROM people "
                      "GROUP BY GROUPING SETS ((grp), (city), ())",
     "aggregate_filter": "SELECT grp, COUNT(*) FILTER (WHERE score > 2) AS n, SUM(amount) "
