@@ -204,6 +204,8 @@ def as_text(column: Any, integer: bool) -> Any:
     """``column`` as strings, NULL kept. An SQL ``integer`` that pandas holds as float64 (an
     outer join's or a ROLLUP's NULLs make it one) is written as DuckDB writes it, ``3`` and
     not ``3.0``: through pandas' nullable Int64, or cuDF's int64, which keeps nulls."""
+    if pd.api.types.is_string_dtype(column.dtype):
+        return column
     if integer and column.dtype.kind == "f":
         column = column.astype("int64" if is_cudf(column) else "Int64")
     return column.astype(STRING_DTYPE).where(column.notna())

@@ -150,13 +150,6 @@ def as_column(value: Any, part: Any) -> Any:
     return value if is_column(value) else constant(value, part)
 
 
-def _as_strings(value: Any, part: Any) -> Any:
-    """``value`` as a column of strings; a NULL literal as one of NULL strings (the ``.str``
-    methods refuse the float column of NULLs that :func:`constant` makes of it)."""
-    column = as_column(value, part)
-    return column.astype(STRING_DTYPE) if _is_null(value) is True else column
-
-
 def _scalar_dtype(value: Any) -> Any:
     if isinstance(value, str):
         return STRING_DTYPE
@@ -429,10 +422,10 @@ def _like(case_insensitive: bool) -> Callable[[exp.Expr, Compile], Fn]:
         if node.args.get("escape") is not None:
             raise unsupported(node, "LIKE ... ESCAPE")
         body = frames.like_regex(node.expression.this)
-        inner = compile_node(node.this)
+        inner = _string_operand(node, compile_node)
 
         def run(part: pd.DataFrame) -> Any:
-            column = _as_strings(inner(part), part)
+            column = inner(part)
             return _nullable(frames.matches_whole(column, body, case_insensitive), column)
 
         return run
@@ -553,10 +546,10 @@ def _regex_match(node: exp.Expr, compile_node: Compile) -> Fn:
     pattern = _regex(node)
     insensitive = "i" in _regex_options(node, "flag", "ci")
     whole = isinstance(node, exp.RegexpFullMatch) or bool(node.args.get("full_match"))
-    inner = compile_node(node.this)
+    inner = _string_operand(node, compile_node)
 
     def run(part: pd.DataFrame) -> Any:
-        column = _as_strings(inner(part), part)
+        column = inner(part)
         return _nullable(frames.regex_search(column, pattern, insensitive, whole), column)
 
     return run
@@ -577,8 +570,8 @@ def _regex_replace(node: exp.RegexpReplace, compile_node: Compile) -> Fn:
     if frames.BACKREFERENCE.search(text) and not every:
         raise unsupported(node, "REGEXP_REPLACE of the first match with a group's text: "
                                 "libcudf's replaces every match, so add the option 'g'")
-    return _of_column(compile_node(node.this), lambda column: frames.regex_replace(
-        column.astype(STRING_DTYPE), pattern, text, every))
+    inner = _string_operand(node, compile_node)
+    return lambda part: frames.regex_replace(inner(part), pattern, text, every)
 
 
 def _regex_extract(node: exp.RegexpExtract, compile_node: Compile) -> Fn:
@@ -596,8 +589,8 @@ def _regex_extract(node: exp.RegexpExtract, compile_node: Compile) -> Fn:
         groups = number
     if not 0 <= number <= groups:
         raise unsupported(node, f"REGEXP_EXTRACT of group {number}: the pattern has {groups}")
-    return _of_column(compile_node(node.this), lambda column: frames.regex_extract(
-        column.astype(STRING_DTYPE), pattern, number))
+    inner = _string_operand(node, compile_node)
+    return lambda part: frames.regex_extract(inner(part), pattern, number)
 
 
 def _replace(node: exp.Replace, compile_node: Compile) -> Fn:
@@ -892,8 +885,8 @@ def _rounded(direction: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], F
 
 def _string_method(name: str) -> Callable[[exp.Expr, Compile], Fn]:
     def translate(node: exp.Expr, compile_node: Compile) -> Fn:
-        inner = compile_node(node.this)
-        return lambda part: getattr(_as_strings(inner(part), part).str, name)()
+        inner = _string_operand(node, compile_node)
+        return lambda part: getattr(inner(part).str, name)()
 
     return translate
 
@@ -914,8 +907,8 @@ def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
         raise unsupported(node, "TRIM of characters other than a literal string")
     side = TRIM_SIDES[(node.args.get("position") or "").upper()]
     strip = SPACES if characters is None else characters.this
-    inner = compile_node(node.this)
-    return lambda part: getattr(_as_strings(inner(part), part).str, side)(strip)
+    inner = _string_operand(node, compile_node)
+    return lambda part: getattr(inner(part).str, side)(strip)
 
 
 def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
@@ -925,8 +918,8 @@ def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
     begin = max(int(start.this) - 1, 0)
     # SQL counts a start before 1 into the length: SUBSTRING('abc', 0, 2) = 'a'
     stop = None if length is None else int(start.this) - 1 + int(length.this)
-    inner = compile_node(node.this)
-    return lambda part: _as_strings(inner(part), part).str.slice(begin, stop)
+    inner = _string_operand(node, compile_node)
+    return lambda part: inner(part).str.slice(begin, stop)
 
 
 def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
@@ -936,8 +929,8 @@ def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
     if not (isinstance(substring, exp.Literal) and substring.is_string) \
             or node.args.get("position") is not None or node.args.get("occurrence") is not None:
         raise unsupported(node, "STRPOS of anything but a literal string, from the start")
-    inner = compile_node(node.this)
-    return lambda part: _as_strings(inner(part), part).str.find(substring.this) + 1
+    inner = _string_operand(node, compile_node)
+    return lambda part: inner(part).str.find(substring.this) + 1
 
 
 def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
@@ -951,8 +944,8 @@ def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
         raise unsupported(node, f"{name} with a width or fill other than a number and one "
                                 "character")
     size, side = int(width.this), "left" if node.args.get("is_left") else "right"
-    inner = compile_node(node.this)
-    return lambda part: _as_strings(inner(part), part).str.pad(
+    inner = _string_operand(node, compile_node)
+    return lambda part: inner(part).str.pad(
         size, side=side, fillchar=fill_text).str.slice(0, size)
 
 
@@ -961,6 +954,19 @@ def _text(node: exp.Expr, compile_node: Compile) -> Fn:
     fraction, :func:`frames.as_text`)."""
     inner, integer = compile_node(node), _is_integer(node)
     return lambda part: frames.as_text(as_column(inner(part), part), integer)
+
+
+def _string_operand(node: exp.Expr, compile_node: Compile) -> Fn:
+    """The text that string function ``node`` takes (its ``this``). One the optimiser typed a
+    number, a date or a boolean is refused, as DuckDB refuses it, rather than read as text:
+    ``LEFT(division_code, 2)`` asks for ``CAST(division_code AS VARCHAR)``."""
+    operand = node.this
+    kind = operand.unnest().type
+    if kind is not None and kind.this in NOT_TEXT:
+        name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
+        raise unsupported(node, f"{name} of a {kind.sql(dialect='duckdb')} value: CAST it to "
+                                "VARCHAR first, as DuckDB asks")
+    return _text(operand, compile_node)
 
 
 def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
@@ -1008,8 +1014,8 @@ def _affix(node: exp.Expr, compile_node: Compile) -> Fn:
     n = count.to_py()
     # RIGHT(s, 0) is '': a slice from -0 would be all of s
     start, stop = (0, n) if isinstance(node, exp.Left) else (-n, None) if n else (0, 0)
-    inner = compile_node(node.this)
-    return lambda part: _as_strings(inner(part), part).str.slice(start, stop)
+    inner = _string_operand(node, compile_node)
+    return lambda part: inner(part).str.slice(start, stop)
 
 
 def _split_part(node: exp.SplitPart, compile_node: Compile) -> Fn:
@@ -1021,10 +1027,10 @@ def _split_part(node: exp.SplitPart, compile_node: Compile) -> Fn:
         raise unsupported(node, "SPLIT_PART other than by a literal string, of a piece "
                                 "numbered from 1")
     piece = index.to_py() - 1
-    inner = compile_node(node.this)
+    inner = _string_operand(node, compile_node)
 
     def run(part: pd.DataFrame) -> Any:
-        strings = _as_strings(inner(part), part)
+        strings = inner(part)
         pieces = strings.str.split(delimiter.this, expand=True, n=piece + 1)
         found = pieces[piece] if piece in pieces.columns else strings.str.slice(0, 0)
         return found.fillna("").where(strings.notna())
@@ -1139,6 +1145,9 @@ def _of_column(inner: Fn, fn: Callable[[Any], Any]) -> Fn:
 
     return run
 
+
+# What the optimiser types a value that string functions refuse, as DuckDB's do
+NOT_TEXT = {*exp.DataType.NUMERIC_TYPES, *exp.DataType.TEMPORAL_TYPES, exp.DataType.Type.BOOLEAN}
 
 COMPARISONS: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
     exp.EQ: operator.eq,

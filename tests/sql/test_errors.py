@@ -111,6 +111,8 @@ OTHER_REFUSALS = {
     "SELECT ROUND(a, a) FROM t": "ROUND to places that are not an integer constant",
     "SELECT TRUNC(a, 1) FROM t": "TRUNC with a second argument",
     "SELECT * FROM t ORDER BY ALL": "ORDER BY ALL of SELECT *",
+    "SELECT LEFT(a, 1) FROM t": "LEFT of a BIGINT value: CAST it to VARCHAR first",
+    "SELECT a FROM t WHERE a LIKE '1%'": "LIKE of a BIGINT value: CAST it to VARCHAR first",
     "SELECT a, GROUPING(b) FROM t GROUP BY a": "GROUPING of other than the GROUP BY keys",
     "SELECT DISTINCT ON (a) a, b FROM t ORDER BY 1": "DISTINCT ON with ORDER BY a position",
     "SELECT SUM(a) OVER (ORDER BY a ROWS BETWEEN 1000 PRECEDING AND 1 FOLLOWING) FROM t":
