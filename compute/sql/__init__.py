@@ -52,20 +52,25 @@ def plan(source: TableSource, query: str) -> Query:
     check(tree)
     written = [e.args["alias"].this if isinstance(e, exp.Alias) else None for e in tree.selects]
     optimised = coerced(optimise(tree, source))
-    planner = Planner(source)
+    planner = Planner(source, {t.name.lower(): t.name for t in tree.find_all(exp.Table)})
     with one_memory_reading():
         relation = planner.query(optimised)
-    return Query(query, optimised, _as_written(relation.frame, written),
+    return Query(query, optimised, _as_written(relation.frame, written, planner.stored),
                  tuple(planner.steps))
 
 
-def _as_written(frame: dd.DataFrame, written: list[str | None]) -> dd.DataFrame:
-    """``frame`` with its columns named as the query's aliases are written: the optimiser
-    folds identifiers to lower case, and DuckDB keeps an alias's (``AS "Total"``)."""
-    if len(written) != len(frame.columns):  # a * among the outputs
-        return frame
-    names = {column: alias for column, alias in zip(frame.columns, written, strict=True)
-             if alias is not None and alias != column and alias.lower() == column.lower()}
+def _as_written(frame: dd.DataFrame, written: list[str | None], stored: dict[str, str]
+                ) -> dd.DataFrame:
+    """``frame`` with its columns named as DuckDB names them: the optimiser folds identifiers
+    to lower case, and DuckDB keeps an alias as written (``AS "Total"``) and a column's name
+    as its table stores it (``ResidentID``)."""
+    if len(written) != len(frame.columns):  # a * among the outputs: no alias to line up
+        written = [None] * len(frame.columns)
+    names = {}
+    for column, alias in zip(frame.columns, written, strict=True):
+        name = alias if alias is not None else stored.get(column, column)
+        if name != column and name.lower() == column.lower():
+            names[column] = name
     return frame.rename(columns=names) if names else frame
 
 

@@ -112,8 +112,12 @@ class Relation:
 class Planner:
     """Builds the Dask graph of one optimised query; ``steps`` says what it chose."""
 
-    def __init__(self, source: TableSource) -> None:
+    def __init__(self, source: TableSource, tables: dict[str, str] | None = None) -> None:
         self.source = source
+        # sqlglot folds identifiers to lower case, as DuckDB's are case-insensitive: the
+        # tables' names as the query wrote them, by their folded names
+        self.tables = tables or {}
+        self.stored: dict[str, str] = {}  # the scanned columns' names, by their folded ones
         self.steps: list[str] = []
         self.ctes: list[dict[str, Relation]] = [{}]
 
@@ -303,17 +307,20 @@ class Planner:
     def scan(self, node: exp.Table, select: exp.Select, conjuncts: Sequence[exp.Expr]
              ) -> Relation:
         """Read the columns ``select`` uses of table ``node``, pushing simple predicates."""
-        alias, table = node.alias_or_name, node.name
+        alias, table = node.alias_or_name, self.tables.get(node.name, node.name)
         schema = self.source.schema(table)
-        columns = _used_columns(select, alias, schema.names)
-        pushed = {c: f for c in conjuncts if (f := _scan_filter(c, alias, schema)) is not None}
+        stored = {name.lower(): name for name in schema.names}  # by the folded names
+        columns = _used_columns(select, alias, list(stored))
+        self.stored.update({c: stored[c] for c in columns if c not in self.stored})
+        pushed = {c: f for c in conjuncts
+                  if (f := _scan_filter(c, alias, schema, stored)) is not None}
         filters = list(pushed.values())
-        frame = self.source.scan(table, columns, filters or None)
-        frame = frame.rename(columns={c: f"{alias}.{c}" for c in columns})
+        frame = self.source.scan(table, [stored[c] for c in columns], filters or None)
+        frame = frame.rename(columns={stored[c]: f"{alias}.{c}" for c in columns})
         elements = {f"{alias}.{c}": e for c in columns
-                    if (e := self.source.element(table, c)) is not None}
+                    if (e := self.source.element(table, stored[c])) is not None}
         distinct = {f"{alias}.{c}": n for c in columns
-                    if (n := self.source.distinct(table, c)) is not None}
+                    if (n := self.source.distinct(table, stored[c])) is not None}
         rows = _filtered_rows(self.source.rows(table), filters,
                               lambda column: self.source.distinct(table, column),
                               lambda column: self.source.value_range(table, column))
@@ -1331,8 +1338,10 @@ def _used_columns(select: exp.Select, alias: str, names: Sequence[str], prefix: 
     return [name for name in names if name in used] or list(names[:1])
 
 
-def _scan_filter(condition: exp.Expr, alias: str, schema: Any) -> Filter | None:
-    """``condition`` as a pyarrow filter term on ``alias``'s table, when it is one."""
+def _scan_filter(condition: exp.Expr, alias: str, schema: Any, stored: dict[str, str]
+                 ) -> Filter | None:
+    """``condition`` as a pyarrow filter term on ``alias``'s table, when it is one; ``stored``
+    gives a column's name in the table by its folded one."""
     op = SCAN_OPERATORS.get(type(condition))
     if op is not None:
         column, value = condition.this, condition.expression
@@ -1344,11 +1353,11 @@ def _scan_filter(condition: exp.Expr, alias: str, schema: Any) -> Filter | None:
         column, values, op = condition.this, condition.expressions, "in"
     else:
         return None
-    if not isinstance(column, exp.Column) or column.table != alias:
+    if not isinstance(column, exp.Column) or column.table != alias \
+            or column.name not in stored:
         return None
-    index = schema.get_field_index(column.name)
-    if index < 0:
-        return None
+    name = stored[column.name]
+    index = schema.get_field_index(name)
     arrow = schema.field(index).type
     if pa.types.is_date(arrow):
         parsed = [_date_literal(v) for v in values]
@@ -1360,7 +1369,7 @@ def _scan_filter(condition: exp.Expr, alias: str, schema: Any) -> Filter | None:
         return None
     if any(p is None for p in parsed):
         return None
-    return (column.name, op, parsed if op == "in" else parsed[0])
+    return (name, op, parsed if op == "in" else parsed[0])
 
 
 def _date_literal(node: exp.Expr) -> Any:

@@ -229,6 +229,21 @@ def test_a_string_that_is_no_number_fails_its_cast_naming_it(small, query):
         planned.frame.compute()
 
 
+def test_a_table_and_columns_named_in_capitals_are_read_in_any_case(tmp_path):
+    # an Oracle export's columns are upper case; DuckDB's identifiers are case-insensitive
+    write_table(tmp_path, "Roster", pd.DataFrame({
+        "ResidentID": ["a", "b", None, "d"], "AMOUNT": [1, 2, 3, 4],
+        "Born": [dt.date(2000, 1, 1), None, dt.date(1990, 5, 5), dt.date(1999, 9, 9)]}))
+    query = ("SELECT residentid, r.Amount, COUNT(*) OVER () AS n FROM Roster r "
+             "WHERE amount > 1 AND BORN > DATE '1995-01-01' OR ResidentID = 'a'")
+    planned = check((ParquetSource(tmp_path), duckdb_over(tmp_path)), query)
+    scan = next(step for step in planned.steps if step.startswith("scan Roster"))
+    assert "('AMOUNT', '>', 1)" not in scan  # an OR: nothing to push
+    pushed = compute.sql.plan(ParquetSource(tmp_path), "SELECT born FROM Roster WHERE "
+                                                       "Amount > 1")
+    assert "('AMOUNT', '>', 1)" in next(s for s in pushed.steps if s.startswith("scan"))
+
+
 def test_an_alias_keeps_its_case_as_in_duckdb(small):
     duck = small[1]
     query = ('SELECT grp AS "Group", COUNT(*) AS Total, MAX(city) AS "max city", id FROM people '
