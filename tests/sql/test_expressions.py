@@ -229,7 +229,7 @@ def test_a_string_that_is_no_number_fails_its_cast_naming_it(small, query):
         planned.frame.compute()
 
 
-def test_a_table_and_columns_named_in_capitals_are_read_in_any_case(tmp_path):
+def test_a_capitalised_table_is_read_by_its_name_and_its_columns_in_any_case(tmp_path):
     # an Oracle export's columns are upper case; DuckDB's identifiers are case-insensitive
     write_table(tmp_path, "Roster", pd.DataFrame({
         "ResidentID": ["a", "b", None, "d"], "AMOUNT": [1, 2, 3, 4],
