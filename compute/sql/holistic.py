@@ -42,7 +42,7 @@ class Quantile:
             return found
         factor = 10.0 ** self.scale
         # rounded first at a millionth of the last place: 34547.80 * 100 is 3454779.9999...
-        return np.trunc(np.round(found * factor, 6)) / factor
+        return np.trunc((found * factor).round(6)) / factor
 
 
 @dataclass(frozen=True)
