@@ -1276,13 +1276,15 @@ def _groupings(expressions: list[exp.Expr], keys: list[exp.Expr]
     """The GROUPING(k, ...) calls in ``expressions``: each one's column ``_gr<i>`` and the
     positions of its arguments among the group ``keys``."""
     found: dict[exp.Expr, tuple[str, list[int]]] = {}
+    bare = [key.unnest() for key in keys]  # an alias's expression comes in parentheses
     for expression in expressions:
         for node in expression.find_all(exp.Grouping):
+            arguments = [a.unnest() for a in node.expressions]
             if node in found:
                 continue
-            if any(argument not in keys for argument in node.expressions):
+            if any(argument not in bare for argument in arguments):
                 raise unsupported(node, "GROUPING of other than the GROUP BY keys")
-            found[node] = (f"_gr{len(found)}", [keys.index(a) for a in node.expressions])
+            found[node] = (f"_gr{len(found)}", [bare.index(a) for a in arguments])
     return found
 
 

@@ -90,12 +90,52 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       ``ANY_VALUE(x)``: ``MIN(x)``, one of the group's non-NULL values;
     - ``BOOL_AND(c)``, ``BOOL_OR(c)``: whether the ``MIN`` (``MAX``) of ``CASE WHEN
       c THEN 1 WHEN NOT c THEN 0 END`` is 1, NULL where every ``c`` is;
-    - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform);
+    - ``QUALIFY c``: the query in FROM of one filtered by ``c`` (sqlglot's own transform),
+      with its ORDER BY and LIMIT applied after that filter;
     - ``ORDER BY ALL``: by the positions of every output column, in order;
     - ``SELECT DISTINCT ON (k) ... ORDER BY o``: ``QUALIFY ROW_NUMBER() OVER (PARTITION BY k
       ORDER BY o) = 1``, each k's first row.
     """
-    return tree.transform(_spelled_out).transform(eliminate_qualify)
+    return tree.transform(_spelled_out).transform(_limited_after_qualify).transform(
+        eliminate_qualify)
+
+
+def _limited_after_qualify(node: exp.Expr) -> exp.Expr:
+    """``... QUALIFY c ORDER BY o LIMIT n`` as a query in FROM filtered by ``c``, then ordered
+    and limited: sqlglot's eliminate_qualify keeps ORDER BY and LIMIT inside, where the LIMIT
+    cut the rows before QUALIFY filtered them. An ORDER BY key that is no output column is
+    carried out of the inner query as ``_o<i>``."""
+    if not (isinstance(node, exp.Select) and node.args.get("qualify") is not None
+            and (node.args.get("limit") is not None or node.args.get("offset") is not None)):
+        return node
+    inner = node.copy()
+    for clause in ("order", "limit", "offset"):
+        inner.set(clause, None)
+    # an unnamed output (COUNT(*)) is named as the optimiser would name it
+    inner.set("expressions", [e if e.alias_or_name else exp.alias_(e, f"_col_{i}")
+                              for i, e in enumerate(inner.expressions)])
+    outputs = [e.alias_or_name for e in inner.expressions]
+    starred = any(isinstance(e.unalias(), exp.Star) for e in node.expressions)
+    keys = []
+    for i, ordered in enumerate((node.args.get("order") or exp.Order()).expressions):
+        key = ordered.this
+        if key.is_int and 0 < key.to_py() <= len(outputs) and not starred:
+            key = exp.column(outputs[key.to_py() - 1])
+        elif not (isinstance(key, exp.Column) and not key.table and key.name in outputs):
+            if starred:
+                raise unsupported(ordered, "QUALIFY with LIMIT, ordered by a value not in the "
+                                           "SELECT list, of SELECT *")
+            inner.select(exp.alias_(key.copy(), f"_o{i}"), copy=False)
+            key = exp.column(f"_o{i}")
+        keys.append(exp.Ordered(this=key, desc=ordered.args.get("desc"),
+                                nulls_first=ordered.args.get("nulls_first")))
+    outer = exp.select(*([exp.Star()] if starred else [exp.column(n) for n in outputs])).from_(
+        inner.subquery("_qualified"))
+    if keys:
+        outer.set("order", exp.Order(expressions=keys))
+    for clause in ("limit", "offset"):
+        outer.set(clause, node.args.get(clause))
+    return outer
 
 
 def _spelled_out(node: exp.Expr) -> exp.Expr:

@@ -404,6 +404,9 @@ RELATIONAL = {
     "grouping_function": "SELECT grp, city, COUNT(*) AS n, GROUPING(grp) AS gg, GROUPING(grp, "
                          "city) AS g2 FROM people GROUP BY ROLLUP (grp, city) HAVING "
                          "GROUPING(city) = 1 OR COUNT(*) > 1",
+    # of an output's alias, grouped by it (its expression comes in parentheses)
+    "grouping_of_an_alias": "SELECT amount // 20 AS band, city, COUNT(*) AS n, GROUPING(band, "
+                            "city) AS g FROM people GROUP BY ROLLUP (band, city)",
     # an integer that outer joins and ROLLUP give NULLs is still written as one in text
     "integer_text": "SELECT v.day, CAST(p.amount AS VARCHAR) AS c, p.amount || '-' AS d, "
                     "CONCAT(p.id, '/') AS e, CONCAT_WS(',', p.amount, p.id) AS w FROM "
@@ -466,6 +469,14 @@ RELATIONAL = {
 }
 
 ORDERED = {
+    # QUALIFY filters before ORDER BY ... LIMIT cuts (the last id of each grp, first three)
+    "qualify_then_limit": "SELECT grp, id FROM people QUALIFY ROW_NUMBER() OVER (PARTITION BY "
+                          "grp ORDER BY id DESC) = 1 ORDER BY id LIMIT 3",
+    "qualify_then_limit_by_other": "SELECT grp FROM people QUALIFY ROW_NUMBER() OVER "
+                                   "(PARTITION BY grp ORDER BY id) = 1 ORDER BY amount DESC "
+                                   "LIMIT 2 OFFSET 1",
+    "distinct_on_limit": "SELECT DISTINCT ON (grp) grp, id FROM people ORDER BY grp, id DESC "
+                         "LIMIT 2",
     # DISTINCT ON: each key's first row in the ORDER BY (an alias there too)
     "distinct_on": "SELECT DISTINCT ON (grp) grp, id AS i, score FROM people "
                    "ORDER BY grp, score DESC NULLS LAST, i",
