@@ -1319,7 +1319,9 @@ def _aggregated(keys: list[exp.Expr], found: dict[exp.Expr, str]
 def _replacing(replacements: dict[exp.Expr, str]) -> Callable[[exp.Expr], exp.Expr]:
     def replace(node: exp.Expr) -> exp.Expr:
         label = replacements.get(node)
-        if label is not None and not isinstance(node, exp.Alias):
+        # not a window's own function: COUNT(*) OVER () beside a grouped COUNT(*) counts the
+        # groups, it is no copy of the aggregate
+        if label is not None and not isinstance(node, exp.Alias) and not _windowed(node):
             column = exp.column(label)
             column.type = node.type  # MAX(d) - MIN(d) of dates is still days
             return column

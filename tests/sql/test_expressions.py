@@ -329,6 +329,10 @@ RELATIONAL = {
                     "'2000-01-01') OVER (PARTITION BY city ORDER BY amount DESC) AS c, "
                     "amount - LAG(amount, 1, 0) OVER (ORDER BY id) AS d, LAG(amount, -1) OVER "
                     "(ORDER BY id) AS e, LEAD(amount, 0) OVER (ORDER BY id) AS f FROM people",
+    # a window's own function beside the same aggregate: COUNT(*) OVER () counts the groups
+    "window_beside_its_aggregate": "SELECT grp, COUNT(*) AS n, COUNT(*) OVER () AS groups, "
+                                   "SUM(COUNT(*)) OVER () AS total, MAX(amount) AS m, "
+                                   "COUNT(MAX(amount)) OVER () AS k FROM people GROUP BY grp",
     # windows over the groups: ranked, summed and shifted by their aggregates
     "window_over_aggregates": "SELECT grp, SUM(amount) AS s, RANK() OVER (ORDER BY SUM(amount) "
                               "DESC) AS r, SUM(SUM(amount)) OVER () AS total, LAG(COUNT(*)) "
