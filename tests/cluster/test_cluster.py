@@ -96,7 +96,9 @@ def test_dead_address_fails_fast_with_a_clear_message(dead_address):
 
 
 def test_cli_reports_a_dead_address_as_an_error(capsys, dead_address):
-    code = main(["cluster", "info", "--scheduler", dead_address])
+    # a short wait: the default 10 s would be the whole test's time
+    with dask.config.set({"govgrid.cluster.connect-timeout": "1s"}):
+        code = main(["cluster", "info", "--scheduler", dead_address])
     assert code == 2
     assert "no Dask scheduler answered" in capsys.readouterr().err
 
