@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from compute.sql import frames
 from compute.sql.errors import unsupported
+from compute.sql.translate import decimal_digits
 from compute.tables.dtypes import STRING_DTYPE
 
 FUNCTIONS = (exp.PercentileCont, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
@@ -131,11 +132,9 @@ def aggregated(part: Any, by: list[str], specs: Sequence[tuple[str, str, Holisti
 def _decimal_scale(operand: exp.Expr) -> int | None:
     """The scale of a DECIMAL column (the optimiser typed it from the table's schema); None
     for other operands."""
-    kind = operand.type
-    if not isinstance(operand, exp.Column) or kind is None or \
-            kind.this != exp.DataType.Type.DECIMAL or len(kind.expressions) != 2:
-        return None
-    return int(kind.expressions[1].this.to_py())
+    digits = decimal_digits(operand.type) if isinstance(operand, exp.Column) and \
+        operand.type is not None else None
+    return digits[1] if digits else None
 
 
 def _fraction(quantile: exp.PercentileCont) -> float:

@@ -656,7 +656,7 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
         raise unsupported(node, f"CAST to {node.to.sql()}")
     inner = compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
-    digits = _decimal_digits(node.to)
+    digits = decimal_digits(node.to)
     decimal, integer = _is_decimal(node.this), _is_integer(node.this)
 
     def cast(value: Any) -> Any:
@@ -692,7 +692,7 @@ def _is_decimal(node: exp.Expr) -> bool:
         node.type.expressions)
 
 
-def _decimal_digits(to: exp.DataType) -> tuple[int, int] | None:
+def decimal_digits(to: exp.DataType) -> tuple[int, int] | None:
     """A DECIMAL's precision and scale (DuckDB's DECIMAL is DECIMAL(18, 3)); None for other
     types."""
     if to.this != exp.DataType.Type.DECIMAL:
@@ -707,8 +707,7 @@ def _to_decimal(value: Any, precision: int, scale: int, strict: bool) -> Any:
     """``value`` (doubles) as a DECIMAL(precision, scale) holds it, as DuckDB casts: rounded
     to ``scale`` places, a half away from zero; one of more than ``precision - scale`` whole
     digits fails (``strict``) or is NULL."""
-    factor = 10.0 ** scale
-    rounded = _half_away(value * factor) / factor
+    rounded = _to_places(value, scale)
     too_big = np.abs(rounded) >= 10.0 ** (precision - scale)
     if not is_column(rounded):
         if too_big and strict:
@@ -1107,19 +1106,24 @@ def _round(node: exp.Round, compile_node: Compile) -> Fn:
     if decimals is not None and not decimals.is_int:
         raise unsupported(decimals, "ROUND to places that are not an integer constant")
     places = decimals.to_py() if decimals is not None else 0
-    scale = 10.0 ** abs(places)
 
     def rounded(value: Any) -> Any:
         if value.dtype.kind in "iu":  # in integers: a float loses an 18-digit one's digits
             step = 10 ** -places
             return value if places >= 0 else np.sign(value) * (
                 (value.abs() + step // 2) // step * step)
-        if places >= 0:
-            rounded = _half_away(value * scale) / scale
-            return rounded.where(np.isfinite(rounded), value)  # DuckDB's overflow rule
-        return _half_away(value / scale) * scale
+        result = _to_places(value, places)
+        # DuckDB's overflow rule: a value too large to scale is left as it is
+        return result.where(np.isfinite(result), value) if places >= 0 else result
 
     return _of_column(compile_node(node.this), rounded)
+
+
+def _to_places(value: Any, places: int) -> Any:
+    """``value`` rounded to ``places`` decimal places (to tens, hundreds... when negative),
+    a half away from zero: ROUND's rule and a DECIMAL cast's."""
+    scale = 10.0 ** abs(places)
+    return _half_away(value * scale) / scale if places >= 0 else _half_away(value / scale) * scale
 
 
 def _half_away(value: Any) -> Any:
