@@ -665,6 +665,11 @@ class Planner:
         keys = []
         for i, ordered in enumerate(order):
             key = ordered.this
+            # sqlglot names a position's output, but keeps the position of a repeated name
+            output = _output_at(key, outputs, "ORDER BY")
+            if output is not None:
+                keys.append((output.alias_or_name, ordered))
+                continue
             if isinstance(key, exp.Column) and not key.table and key.name in names:
                 keys.append((key.name, ordered))
                 continue
@@ -1227,6 +1232,18 @@ def _windowed(node: exp.Expr) -> bool:
     return isinstance(node.parent, exp.Window) and node.arg_key == "this"
 
 
+def _output_at(key: exp.Expr, outputs: list[exp.Expr], clause: str) -> exp.Expr | None:
+    """The SELECT-list item that ``key`` of ``clause`` names by its position (an integer,
+    from 1), or None when ``key`` is no position."""
+    if not (isinstance(key, exp.Literal) and key.is_int):
+        return None
+    position = key.to_py()
+    if not 1 <= position <= len(outputs):
+        raise unsupported(key, f"{clause} position {position} of a SELECT list of "
+                               f"{len(outputs)}")
+    return outputs[position - 1]
+
+
 def _grouping_sets(group: exp.Group | None, outputs: list[exp.Expr]
                    ) -> tuple[list[exp.Expr], list[list[int]]]:
     """All group keys and the grouping sets over them, as indices into the keys. An integer
@@ -1238,12 +1255,9 @@ def _grouping_sets(group: exp.Group | None, outputs: list[exp.Expr]
 
     def index(expression: exp.Expr) -> int:
         expression = expression.unnest() if isinstance(expression, exp.Paren) else expression
-        if isinstance(expression, exp.Literal) and expression.is_int:
-            position = expression.to_py()
-            if not 1 <= position <= len(outputs):
-                raise unsupported(expression, f"GROUP BY position {position} of a SELECT "
-                                              f"list of {len(outputs)}")
-            expression = outputs[position - 1].unalias()
+        output = _output_at(expression, outputs, "GROUP BY")
+        if output is not None:
+            expression = output.unalias()
         if expression not in keys:
             keys.append(expression)
         return keys.index(expression)

@@ -260,6 +260,14 @@ def test_repeated_output_names_are_numbered_as_in_duckdbs_frames(small):
     got = check(small, query).frame.compute(scheduler="sync")
     assert list(got.columns) == duck.execute(query).df().columns.tolist() == [
         "id", "id_1", "city", "city_1", "id_1_1"]
+    # ORDER BY and GROUP BY positions over repeated names: sqlglot leaves these positions
+    # to the planner (it names only an unrepeated output's)
+    for query in ("SELECT p.name, v.person AS name FROM people p JOIN visits v "
+                  "ON v.person = p.id ORDER BY 2 DESC, 1 NULLS FIRST",
+                  "SELECT p.city, v.cost AS city FROM people p LEFT JOIN visits v "
+                  "ON v.person = p.id ORDER BY 2 NULLS FIRST, 1 LIMIT 4",
+                  "SELECT p.grp, p.grp, COUNT(*) AS n FROM people p GROUP BY 1 ORDER BY 2"):
+        check(small, query, ordered=True)
     # inside a query, where the outer one could not tell them apart: refused, by sqlglot's
     # optimiser or the planner (DuckDB names them too, but the outer * would read the first
     # twice)
