@@ -468,9 +468,15 @@ class Planner:
             any_row = right.frame.map_partitions(len).sum() > 0
             frame = frame.map_partitions(_keep_if, any_row, kind == "SEMI", meta=frame._meta)
         if alias.startswith(NULL_AWARE):
-            values = right.frame[right_keys[0]]
-            frame = frame.map_partitions(_not_in_nulls, values.isna().any(),
-                                         values.count() > 0, left_keys[0], meta=frame._meta)
+            # NULLs as written, not the keys: an invalid identifier packs to a NULL key, and
+            # matches nothing, but it is no NULL
+            (value, listed), = equi
+            listed_values = _mapped(right.frame, _project, {
+                "_v": compile_expression(listed, right.labels())})["_v"]
+            listed_rows = right.frame.map_partitions(len).sum()
+            frame = frame.map_partitions(
+                _not_in_nulls, listed_values.isna().any(), listed_rows > 0,
+                compile_expression(value, left.labels()), meta=frame._meta)
         probed = ", the right side probing the left's keys" if by_left else ""
         self.steps.append(f"{name} on {len(equi)} key(s): {_described(choice)}{probed}")
         return replace(left, frame=frame[columns])
@@ -855,14 +861,15 @@ def _keep_if(part: pd.DataFrame, any_row: bool, semi: bool) -> pd.DataFrame:
     return part if bool(any_row) == semi else part.iloc[:0]
 
 
-def _not_in_nulls(part: pd.DataFrame, has_null: bool, nonempty: bool, label: str
+def _not_in_nulls(part: pd.DataFrame, has_null: bool, nonempty: bool, value: Fn
                   ) -> pd.DataFrame:
-    """NOT IN: no row once the subquery has a NULL; a NULL value passes only an empty one."""
+    """NOT IN: no row once the subquery has a NULL; a NULL ``value`` passes only an empty
+    subquery."""
     if not nonempty:
         return part
     if has_null:
         return part.iloc[:0]
-    return part[part[label].notna()]
+    return part[evaluate(value, part).notna()]
 
 
 class _Task:

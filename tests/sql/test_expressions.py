@@ -457,6 +457,10 @@ RELATIONAL = {
     "not_in_with_null": "SELECT id FROM people WHERE id NOT IN (SELECT person FROM visits)",
     "not_in": "SELECT id FROM people WHERE id NOT IN "
               "(SELECT person FROM visits WHERE person IS NOT NULL)",
+    "not_in_only_nulls": "SELECT id FROM people WHERE id NOT IN "
+                         "(SELECT person FROM visits WHERE person IS NULL)",
+    "not_in_empty": "SELECT id FROM people WHERE score NOT IN "
+                    "(SELECT person FROM visits WHERE cost > 100)",
     "exists": "SELECT id FROM people p WHERE EXISTS (SELECT 1 FROM visits v "
               "WHERE v.person = p.id AND v.cost > p.score)",
     "not_exists": "SELECT id FROM people p WHERE NOT EXISTS "

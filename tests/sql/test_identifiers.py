@@ -104,6 +104,24 @@ def test_uscc_join_goes_through_its_two_packed_keys(hub, strategy):
     assert sorted(got["licence"]) == ["L0", "L1", "L2"]
 
 
+@pytest.mark.parametrize("strategy", ["broadcast", "shuffle"])
+def test_not_in_takes_an_invalid_identifier_for_no_match_and_not_for_null(hub, strategy):
+    # An invalid ID packs to a NULL key, but as written it is no NULL: in the subquery it
+    # must not empty the result (NOT IN's NULL rule), and an invalid ID tested is kept.
+    source, duck = hub
+    query = ('SELECT name FROM registry WHERE "证件号码" NOT IN '
+             "(SELECT holder FROM benefits WHERE holder IS NOT NULL)")
+    oracle = ('SELECT name FROM registry WHERE "证件号码" IS NOT NULL AND ('
+              'upper("证件号码") NOT IN (SELECT upper(holder) FROM benefits '
+              'WHERE holder IS NOT NULL) OR "证件号码" NOT IN (SELECT id FROM valid_ids))')
+    with dask.config.set({"govgrid.sql.join": strategy}):
+        got = run(source, query)
+        assert run(source, 'SELECT name FROM registry WHERE "证件号码" NOT IN '
+                           "(SELECT holder FROM benefits)").empty  # it holds a NULL
+    assert_same(got, duck.execute(oracle).df(), ordered=False)
+    assert sorted(got["name"]) == ["p2", "p4", "p5", "p6", "p7"]
+
+
 def test_a_uscc_kernel_runs_once_per_partition_for_both_keys(hub, monkeypatch):
     from compute.sql import execute
 
