@@ -94,10 +94,54 @@ def desugared(tree: exp.Expr) -> exp.Expr:
       with its ORDER BY and LIMIT applied after that filter;
     - ``ORDER BY ALL``: by the positions of every output column, in order;
     - ``SELECT DISTINCT ON (k) ... ORDER BY o``: ``QUALIFY ROW_NUMBER() OVER (PARTITION BY k
-      ORDER BY o) = 1``, each k's first row.
+      ORDER BY o) = 1``, each k's first row;
+    - ``OVER w ... WINDOW w AS (...)``: each window named in a WINDOW clause written out
+      where it is used.
     """
-    return tree.transform(_spelled_out).transform(_limited_after_qualify).transform(
-        eliminate_qualify)
+    return tree.transform(_named_windows).transform(_spelled_out).transform(
+        _limited_after_qualify).transform(eliminate_qualify)
+
+
+def _named_windows(node: exp.Expr) -> exp.Expr:
+    """A SELECT's ``OVER w`` and ``OVER (w ROWS ...)`` with the window ``w`` of its WINDOW
+    clause written out; a named window may build on an earlier one (``w2 AS (w ORDER BY
+    x)``), as in PostgreSQL and DuckDB."""
+    if not (isinstance(node, exp.Select) and node.args.get("windows")):
+        return node
+    named: dict[str, exp.Window] = {}
+    for window in node.args["windows"]:
+        named[window.name.lower()] = _on_named(window, named)
+    node.set("windows", None)
+    for window in list(node.find_all(exp.Window)):
+        if window.args.get("alias") is not None and window.find_ancestor(exp.Select) is node:
+            window.replace(_on_named(window, named))
+    return node
+
+
+_WINDOW_CLAUSES = {"partition_by": "PARTITION BY", "order": "ORDER BY", "spec": "a frame"}
+
+
+def _on_named(window: exp.Window, named: dict[str, exp.Window]) -> exp.Window:
+    """``window`` with the PARTITION BY, ORDER BY and frame of the named window it builds on
+    (its ``alias``), if any; its own ORDER BY or frame added to them."""
+    base_name = window.args.get("alias")
+    if base_name is None:
+        return window
+    base = named.get(base_name.name.lower())
+    if base is None:
+        raise unsupported(window, f"window {base_name.name}: no such window in the WINDOW "
+                                  "clause")
+    for clause, written in _WINDOW_CLAUSES.items():
+        if window.args.get(clause) and base.args.get(clause):
+            raise unsupported(window, f"{written} over window {base_name.name}, which has "
+                                      "one")
+    spelled = window.copy()
+    spelled.set("alias", None)
+    for clause in _WINDOW_CLAUSES:
+        if not spelled.args.get(clause) and base.args.get(clause):
+            spelled.set(clause, base.args[clause].copy() if isinstance(
+                base.args[clause], exp.Expr) else [e.copy() for e in base.args[clause]])
+    return spelled
 
 
 def _limited_after_qualify(node: exp.Expr) -> exp.Expr:

@@ -79,6 +79,10 @@ OTHER_REFUSALS = {
     "SELECT FIRST_VALUE(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t":
         "window frame",
     "SELECT SUM(DISTINCT a) FROM t": "SUM(DISTINCT)",
+    "SELECT SUM(a) OVER w FROM t WINDOW v AS (ORDER BY a)":
+        "window w: no such window in the WINDOW clause",
+    "SELECT SUM(a) OVER (w ORDER BY b) FROM t WINDOW w AS (ORDER BY a)":
+        "ORDER BY over window w, which has one",
     "SELECT a FROM t INTERSECT ALL SELECT a FROM t": "INTERSECT ALL",
     "SELECT atan2(a, a) FROM t": "unsupported function ATAN2",
     "SELECT a FROM t WHERE a = 'x'": "'x' is no number",

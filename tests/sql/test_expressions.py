@@ -301,6 +301,12 @@ RELATIONAL = {
     "window_rank": "SELECT id, grp, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY amount DESC) "
                    "AS rn, RANK() OVER (PARTITION BY city ORDER BY score) AS rk, "
                    "DENSE_RANK() OVER (ORDER BY born) AS dr FROM people",
+    "named_windows": "SELECT id, amount - LAG(amount) OVER w AS d, AVG(score) OVER w AS a, "
+                     "SUM(amount) OVER (w2 ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s, "
+                     "RANK() OVER w2 AS r FROM people "
+                     "WINDOW w AS (PARTITION BY grp ORDER BY id), w2 AS (ORDER BY amount DESC)",
+    "window_on_named": "SELECT id, COUNT(*) OVER w2 AS c, MAX(id) OVER w AS m FROM people "
+                       "WINDOW w AS (PARTITION BY city), w2 AS (w ORDER BY id)",
     "window_aggregate": "SELECT id, SUM(amount) OVER (PARTITION BY grp ORDER BY score) AS s, "
                         "COUNT(score) OVER (PARTITION BY grp) AS c, "
                         "AVG(amount) OVER (PARTITION BY city ORDER BY born) AS a, "
