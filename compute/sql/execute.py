@@ -141,9 +141,6 @@ class Planner:
 
     def select(self, node: exp.Select) -> Relation:
         """FROM, JOINs, WHERE, GROUP BY / HAVING, windows, SELECT list, DISTINCT, ORDER/LIMIT."""
-        for key in ("qualify", "connect", "prewhere", "sample", "laterals", "match"):
-            if node.args.get(key):
-                raise unsupported(node, key.upper())
         where = node.args.get("where")
         conjuncts = _conjuncts(where.this) if where else []
         from_ = node.args.get("from_")
@@ -1455,7 +1452,10 @@ def _nulls_first(ordered: exp.Ordered) -> bool:
 def _count(node: exp.Expr | None, what: str) -> int | None:
     if node is None:
         return None
-    value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+    if isinstance(node, exp.Fetch):  # FETCH FIRST [n] ROWS ONLY: a LIMIT, of 1 unless n
+        value = node.args.get("count") or exp.Literal.number(1)
+    else:
+        value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
     if not (isinstance(value, exp.Literal) and value.is_int):
         raise unsupported(node, f"{what} other than an integer literal")
     return int(value.this)

@@ -49,15 +49,56 @@ def parse(query: str) -> exp.Expr:
     return statement
 
 
+# The parts of a SELECT, a join, a table and a LIMIT that the executor reads: any other
+# (ASOF or NATURAL joins, TABLESAMPLE, LIMIT ... PERCENT, a new clause in a new sqlglot) is
+# refused by name rather than dropped without a word.
+_READ = {
+    exp.Select: {"with_", "expressions", "distinct", "from_", "joins", "where", "group",
+                 "having", "order", "limit", "offset"},
+    exp.Join: {"this", "on", "side", "kind", "using"},
+    exp.Table: {"this", "alias", "db", "catalog"},
+    exp.Limit: {"this", "expression"},
+    exp.Fetch: {"direction", "count"},
+    exp.Window: {"this", "partition_by", "order", "spec", "over"},
+    exp.WindowSpec: {"kind", "start", "start_side", "end", "end_side"},
+    exp.Group: {"expressions", "grouping_sets", "cube", "rollup", "all"},
+    exp.Ordered: {"this", "desc", "nulls_first"},
+}
+_NAMED = {"method": "{method} JOIN", "sample": "TABLESAMPLE (USING SAMPLE)",
+          "limit_options": "LIMIT with PERCENT or WITH TIES", "match_condition": "MATCH_CONDITION",
+          "from_": "FROM", "with_": "WITH", "for_": "FOR", "exclude": "EXCLUDE",
+          "alias": "OVER a window that no WINDOW clause names"}
+
+
+def _unread(node: exp.Expr) -> str | None:
+    """The construct of a part of ``node`` that the executor would not read, if any."""
+    read = _READ.get(type(node))
+    if read is None:
+        return None
+    for key, value in node.args.items():
+        if key not in read and value not in (None, [], False, ""):
+            if key == "limit_options" and not (value.args.get("percent")
+                                               or value.args.get("with_ties")):
+                continue  # FETCH FIRST n ROWS ONLY: a plain LIMIT
+            return _NAMED.get(key, key.upper()).format(
+                method=str(value).upper() if isinstance(value, str) else key)
+    return None
+
+
 def check(tree: exp.Expr) -> None:
     """Refuse, with their position, the constructs that are known unsupported."""
     for node in tree.walk():
+        construct = _unread(node)
+        if construct is not None:
+            raise unsupported(node, construct)
         if isinstance(node, exp.With) and node.args.get("recursive"):
             raise unsupported(node, "recursive CTE (WITH RECURSIVE)")
         if isinstance(node, exp.Lateral):
             raise unsupported(node, "LATERAL join")
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
             raise unsupported(node, f"table function {node.this.sql_name()}")
+        if isinstance(node, exp.IgnoreNulls):
+            raise unsupported(node, "IGNORE NULLS")
         if isinstance(node, (exp.Unnest, exp.Values, exp.Pivot)):
             raise unsupported(node, node.key.upper())
         if isinstance(node, exp.Anonymous) and node.name.lower() not in FUNCTIONS:

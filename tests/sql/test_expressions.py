@@ -491,6 +491,9 @@ RELATIONAL = {
 }
 
 ORDERED = {
+    "fetch_first": "SELECT id FROM people ORDER BY amount DESC OFFSET 1 ROWS FETCH NEXT 3 ROWS "
+                   "ONLY",
+    "fetch_first_row": "SELECT id FROM people ORDER BY amount FETCH FIRST ROW ONLY",
     # QUALIFY filters before ORDER BY ... LIMIT cuts (the last id of each grp, first three)
     "qualify_then_limit": "SELECT grp, id FROM people QUALIFY ROW_NUMBER() OVER (PARTITION BY "
                           "grp ORDER BY id DESC) = 1 ORDER BY id LIMIT 3",
