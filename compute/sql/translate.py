@@ -1112,18 +1112,51 @@ def _round(node: exp.Round, compile_node: Compile) -> Fn:
             step = 10 ** -places
             return value if places >= 0 else np.sign(value) * (
                 (value.abs() + step // 2) // step * step)
-        result = _to_places(value, places)
+        result = _to_places(value, places, as_stored=True)
         # DuckDB's overflow rule: a value too large to scale is left as it is
         return result.where(np.isfinite(result), value) if places >= 0 else result
 
     return _of_column(compile_node(node.this), rounded)
 
 
-def _to_places(value: Any, places: int) -> Any:
+def _to_places(value: Any, places: int, as_stored: bool = False) -> Any:
     """``value`` rounded to ``places`` decimal places (to tens, hundreds... when negative),
-    a half away from zero: ROUND's rule and a DECIMAL cast's."""
+    a half away from zero: a DECIMAL cast's rule, which rounds the scaled value. With
+    ``as_stored``, ROUND's: the double as stored rounded, so 1760.05 (stored as
+    1760.0499999...) is 1760.0 to one place, where the scaled 17600.5 would be 1760.1."""
     scale = 10.0 ** abs(places)
-    return _half_away(value * scale) / scale if places >= 0 else _half_away(value / scale) * scale
+    scaled = value * scale if places >= 0 else value / scale
+    rounded = _half_away(scaled)
+    if as_stored:
+        # Scaling rounds: where it gave a half, the exact value may lie below the half
+        half = np.abs(scaled - np.trunc(scaled)) == 0.5
+        below = half & (_scaling_error(value, scale, scaled, places >= 0) * np.sign(value) < 0)
+        rounded = rounded - np.sign(value) * below
+    return rounded / scale if places >= 0 else rounded * scale
+
+
+def _scaling_error(value: Any, scale: float, scaled: Any, multiplied: bool) -> Any:
+    """The sign of what the floating-point ``scaled`` (``value * scale``, or ``value / scale``
+    when not ``multiplied``) lacks of the exact result: from the product's exact error
+    (Dekker's two-product, as numpy has no fused multiply-add)."""
+    if multiplied:
+        return _product_error(value, scale, scaled)
+    product = scaled * scale  # value - product is exact: they are within a factor of 2
+    return (value - product) - _product_error(scaled, scale, product)
+
+
+def _product_error(a: Any, b: float, product: Any) -> Any:
+    """``a * b - product`` exactly, where ``product`` is the floating-point ``a * b``."""
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(b)
+    return ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+
+
+def _split(value: Any) -> tuple[Any, Any]:
+    """``value`` as a sum of two doubles of 26 significant bits each (Veltkamp's split)."""
+    spread = 134217729.0 * value  # 2**27 + 1
+    high = spread - (spread - value)
+    return high, value - high
 
 
 def _half_away(value: Any) -> Any:

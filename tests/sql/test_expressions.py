@@ -192,6 +192,17 @@ def test_expression_matches_duckdb(small, name):
     check(small, EXPRESSIONS[name])
 
 
+def test_round_of_doubles_rounds_the_value_as_stored_as_duckdb_does(tmp_path):
+    # 1760.05 is stored as 1760.0499999...: DuckDB's ROUND gives 1760.0 to one place, where
+    # rounding the scaled 17600.5 gives 1760.1 (as 2.5 % of these amounts did to two places)
+    amounts = np.round(np.random.default_rng(7).uniform(-10_000, 10_000, 4000), 3)
+    write_table(tmp_path, "money", pd.DataFrame({"x": np.concatenate([amounts, [
+        1760.05, -1760.05, 0.125, 2.675, 1.005, 0.285, 1.15, 2.5, -2.5, 1e300, None]])}))
+    query = ("SELECT x, ROUND(x, 1) AS a, ROUND(x, 2) AS b, ROUND(x, 3) AS c, ROUND(x) AS d, "
+             "ROUND(x, -1) AS e, ROUND(x, -2) AS f FROM money")
+    check((ParquetSource(tmp_path), duckdb_over(tmp_path)), query)
+
+
 # Conditions over columns with NULLs (score and amount numbers, grp and name strings, born a
 # date), nested in AND, OR and NOT: :func:`conditions` draws them.
 ATOMS = ["score > 2", "score <> 3", "amount >= 40", "grp = 'a'", "grp <> 'b'",
