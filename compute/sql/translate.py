@@ -18,7 +18,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -658,12 +658,15 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
     strict = not isinstance(node, exp.TryCast)
     digits = decimal_digits(node.to)
     decimal, integer = _is_decimal(node.this), _is_integer(node.this)
+    # DuckDB casts a DOUBLE to DECIMAL by rounding the scaled double; a DECIMAL or a string
+    # exactly, as written
+    rule = "written" if decimal or node.this.is_type(*exp.DataType.TEXT_TYPES) else "scaled"
 
     def cast(value: Any) -> Any:
         value = cast_value(value, target, strict, decimal, integer)
         if digits is None or _is_null(value) is True:
             return value
-        return _to_decimal(value, *digits, strict)
+        return _to_decimal(value, *digits, strict, rule)
 
     if isinstance(node.this, (exp.Literal, exp.Null)):
         # A literal is cast once, here, not in every task: a string's parse costs
@@ -703,11 +706,11 @@ def decimal_digits(to: exp.DataType) -> tuple[int, int] | None:
     return params[0], params[1] if len(params) > 1 else 0
 
 
-def _to_decimal(value: Any, precision: int, scale: int, strict: bool) -> Any:
+def _to_decimal(value: Any, precision: int, scale: int, strict: bool, rule: Rounding) -> Any:
     """``value`` (doubles) as a DECIMAL(precision, scale) holds it, as DuckDB casts: rounded
-    to ``scale`` places, a half away from zero; one of more than ``precision - scale`` whole
-    digits fails (``strict``) or is NULL."""
-    rounded = _to_places(value, scale)
+    to ``scale`` places by ``rule`` (see :func:`_to_places`); one of more than ``precision -
+    scale`` whole digits fails (``strict``) or is NULL."""
+    rounded = _to_places(value, scale, rule)
     too_big = np.abs(rounded) >= 10.0 ** (precision - scale)
     if not is_column(rounded):
         if too_big and strict:
@@ -1101,37 +1104,51 @@ def _current_date(_node: exp.Expr, _compile: Compile) -> Fn:
 
 def _round(node: exp.Round, compile_node: Compile) -> Fn:
     """``ROUND(x[, places])``, halves away from zero as DuckDB's (and C's ``round``) do, not to
-    even as numpy's; negative ``places`` round to tens, hundreds... (integers too)."""
+    even as numpy's; negative ``places`` round to tens, hundreds... (integers too). A
+    DECIMAL's written half (1760.05) rounds away, a DOUBLE's only where stored as one."""
     decimals = node.args.get("decimals")
     if decimals is not None and not decimals.is_int:
         raise unsupported(decimals, "ROUND to places that are not an integer constant")
     places = decimals.to_py() if decimals is not None else 0
+    rule: Rounding = "written" if _is_decimal(node.this) else "stored"
 
     def rounded(value: Any) -> Any:
         if value.dtype.kind in "iu":  # in integers: a float loses an 18-digit one's digits
             step = 10 ** -places
             return value if places >= 0 else np.sign(value) * (
                 (value.abs() + step // 2) // step * step)
-        result = _to_places(value, places, as_stored=True)
+        result = _to_places(value, places, rule)
         # DuckDB's overflow rule: a value too large to scale is left as it is
         return result.where(np.isfinite(result), value) if places >= 0 else result
 
     return _of_column(compile_node(node.this), rounded)
 
 
-def _to_places(value: Any, places: int, as_stored: bool = False) -> Any:
-    """``value`` rounded to ``places`` decimal places (to tens, hundreds... when negative),
-    a half away from zero: a DECIMAL cast's rule, which rounds the scaled value. With
-    ``as_stored``, ROUND's: the double as stored rounded, so 1760.05 (stored as
-    1760.0499999...) is 1760.0 to one place, where the scaled 17600.5 would be 1760.1."""
+# How a value held as a double is rounded to places, a half away from zero (see _to_places)
+Rounding = Literal["stored", "written", "scaled"]
+
+
+def _to_places(value: Any, places: int, rule: Rounding) -> Any:
+    """``value`` rounded to ``places`` decimal places (to tens, hundreds... when negative), a
+    half away from zero, by ``rule``:
+
+    - ``stored``: the DOUBLE as stored in binary (DuckDB's ROUND): 1760.05, stored as
+      1760.0499..., is 1760.0 to one place, though 17600.5 is what scaling gives;
+    - ``written``: a DECIMAL held as a double, as written (DuckDB's ROUND and casts of a
+      DECIMAL): 4200.025 is 4200.03 to two places, though scaling gives 420002.49999999994;
+    - ``scaled``: the scaled double (DuckDB's cast of a DOUBLE to DECIMAL): 1.15 is 1.2.
+    """
     scale = 10.0 ** abs(places)
     scaled = value * scale if places >= 0 else value / scale
     rounded = _half_away(scaled)
-    if as_stored:
-        # Scaling rounds: where it gave a half, the exact value may lie below the half
-        half = np.abs(scaled - np.trunc(scaled)) == 0.5
-        below = half & (_scaling_error(value, scale, scaled, places >= 0) * np.sign(value) < 0)
+    fraction = np.abs(scaled - np.trunc(scaled)) if rule != "scaled" else None
+    if rule == "stored":  # scaling may have rounded onto a half from below it
+        below = (fraction == 0.5) & (_scaling_error(value, scale, scaled, places >= 0)
+                                     * np.sign(value) < 0)
         rounded = rounded - np.sign(value) * below
+    elif rule == "written":  # a written half may be scaled a few units in the last place under
+        under = (fraction < 0.5) & (0.5 - fraction <= np.abs(scaled) * 2.0**-50)
+        rounded = rounded + np.sign(value) * under
     return rounded / scale if places >= 0 else rounded * scale
 
 

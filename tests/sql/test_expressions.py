@@ -195,11 +195,20 @@ def test_expression_matches_duckdb(small, name):
 def test_round_of_doubles_rounds_the_value_as_stored_as_duckdb_does(tmp_path):
     # 1760.05 is stored as 1760.0499999...: DuckDB's ROUND gives 1760.0 to one place, where
     # rounding the scaled 17600.5 gives 1760.1 (as 2.5 % of these amounts did to two places)
+    # A DECIMAL's 1760.05 is exact, and rounds to 1760.1 (the same amounts as DECIMAL(9, 3)),
+    # and so does 4200.025 to 4200.03, though it scales to 420002.49999999994. DuckDB casts a
+    # DOUBLE to DECIMAL by rounding the scaled double, a DECIMAL or a string as written.
     amounts = np.round(np.random.default_rng(7).uniform(-10_000, 10_000, 4000), 3)
-    write_table(tmp_path, "money", pd.DataFrame({"x": np.concatenate([amounts, [
-        1760.05, -1760.05, 0.125, 2.675, 1.005, 0.285, 1.15, 2.5, -2.5, 1e300, None]])}))
-    query = ("SELECT x, ROUND(x, 1) AS a, ROUND(x, 2) AS b, ROUND(x, 3) AS c, ROUND(x) AS d, "
-             "ROUND(x, -1) AS e, ROUND(x, -2) AS f FROM money")
+    amounts = [*amounts, 1760.05, -1760.05, 0.125, 2.675, 1.005, 0.285, 1.15, 2.5, -2.5]
+    write_table(tmp_path, "money", pa.table({
+        "x": pa.array([*amounts, 1e300, None], pa.float64()),
+        "d": pa.array([*(Decimal(f"{v:.3f}") for v in amounts), None, None],
+                      pa.decimal128(9, 3))}))
+    query = ("SELECT x, ROUND(x, 1) AS a, ROUND(x, 2) AS b, ROUND(x, 3) AS c, ROUND(x) AS r, "
+             "ROUND(x, -1) AS e, ROUND(x, -2) AS f, ROUND(d, 1) AS d1, ROUND(d, 2) AS d2, "
+             "ROUND(d * 2, 1) AS d3, ROUND(2.675, 2) AS literal, TRY_CAST(x AS DECIMAL(18, 2)) AS "
+             "cx, CAST(d AS DECIMAL(9, 2)) AS cd, CAST(CAST(d AS VARCHAR) AS DECIMAL(9, 2)) AS "
+             "cs FROM money")
     check((ParquetSource(tmp_path), duckdb_over(tmp_path)), query)
 
 
