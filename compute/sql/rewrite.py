@@ -116,6 +116,7 @@ def desugared(tree: exp.Expr) -> exp.Expr:
     - ``agg(x) FILTER (WHERE c)``: ``agg(CASE WHEN c THEN x END)``, and ``COUNT(*) FILTER
       (WHERE c)`` counts ``CASE WHEN c THEN 1 END``;
     - ``NULLIF(a, b)``: ``CASE WHEN a = b THEN NULL ELSE a END``;
+    - ``a IS [NOT] DISTINCT FROM b``: a CASE on which is NULL (see :func:`_null_safe`);
     - ``x = ANY (subquery)``: ``x IN (subquery)``;
     - ``STARTS_WITH(s, 'p')``, ``ENDS_WITH``, ``CONTAINS``: ``s LIKE 'p%'``, ``'%p'``,
       ``'%p%'`` (a ``p`` holding ``%`` or ``_`` is left, and refused as a function);
@@ -230,6 +231,18 @@ def _spelled_out(node: exp.Expr) -> exp.Expr:
     return node if new is node else new.transform(_spelled_out, copy=False)
 
 
+def _null_safe(node: exp.NullSafeEQ | exp.NullSafeNEQ) -> exp.Expr:
+    """``a IS NOT DISTINCT FROM b`` (TRUE or FALSE, never NULL): ``CASE WHEN a IS NULL THEN
+    b IS NULL WHEN b IS NULL THEN FALSE ELSE a = b END``; ``IS DISTINCT FROM``: its NOT."""
+    a, b = node.this, node.expression
+    same = exp.Case(ifs=[
+        exp.If(this=exp.Is(this=a.copy(), expression=exp.Null()),
+               true=exp.Is(this=b.copy(), expression=exp.Null())),
+        exp.If(this=exp.Is(this=b.copy(), expression=exp.Null()), true=exp.false())],
+        default=exp.EQ(this=a.copy(), expression=b.copy()))
+    return same if isinstance(node, exp.NullSafeEQ) else exp.Not(this=exp.paren(same))
+
+
 def _spelled_out_once(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Select) and isinstance(node.args.get("distinct"), exp.Distinct) \
             and node.args["distinct"].args.get("on") is not None:
@@ -244,6 +257,8 @@ def _spelled_out_once(node: exp.Expr) -> exp.Expr:
         value = node.this
         return exp.Case(ifs=[exp.If(this=exp.EQ(this=value.copy(), expression=node.expression),
                                     true=exp.Null())], default=value.copy())
+    if isinstance(node, (exp.NullSafeEQ, exp.NullSafeNEQ)):
+        return _null_safe(node)
     if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any) \
             and isinstance(node.expression.this, (exp.Query, exp.Subquery)):
         return exp.In(this=node.this, query=node.expression.this)

@@ -180,6 +180,10 @@ EXPRESSIONS = {
                           "CAST(-2.5 AS INTEGER) AS e, CAST(CAST(fee AS DOUBLE) AS INTEGER) "
                           "AS g, CAST(score + 0.5 AS INTEGER) AS h FROM fees f JOIN people p "
                           "ON p.id = f.id",
+    # TRUE or FALSE, never NULL: a NULL is not distinct from a NULL only
+    "distinct_from": "SELECT id, score IS DISTINCT FROM 3 AS a, grp IS NOT DISTINCT FROM city "
+                     "AS b, name IS DISTINCT FROM NULL AS c, NULL IS NOT DISTINCT FROM NULL AS d "
+                     "FROM people",
     # halves away from zero (DuckDB's ROUND), where numpy's go to the even neighbour
     "rounding": "SELECT id, ROUND(score - 1) AS a, ROUND(-score / 2) AS b, ROUND(score / 2, 1) "
                 "AS c, ROUND(amount, -2) AS d, ROUND(-amount - 100, -2) AS e, "
@@ -217,7 +221,7 @@ def test_round_of_doubles_rounds_the_value_as_stored_as_duckdb_does(tmp_path):
 ATOMS = ["score > 2", "score <> 3", "amount >= 40", "grp = 'a'", "grp <> 'b'",
          "name LIKE '%n%'", "born < DATE '1990-01-31'", "score IS NULL", "grp IN ('a', NULL)",
          "city NOT IN ('x')", "score BETWEEN 2 AND 4", "id + 0.5 * score < 5", "TRUE",
-         "CASE WHEN grp = 'a' THEN score > 1 END"]
+         "CASE WHEN grp = 'a' THEN score > 1 END", "grp IS DISTINCT FROM city"]
 
 
 def conditions(count: int, seed: int = 7) -> list[str]:
