@@ -242,6 +242,17 @@ def date_column(dates: Any) -> Any:
     return dates.astype(DATE_DTYPE)
 
 
+def widened(value: Any) -> Any:
+    """An integer column of fewer than 64 bits as int64 (``Int64`` where pandas' nullable),
+    anything else as it is: SQL's integer arithmetic runs in BIGINT here, where numpy's would
+    wrap in the column's own width (a SMALLINT year * 100) or refuse a literal beyond it."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or dtype.kind not in "iu" or dtype.itemsize >= 8:
+        return value
+    return value.astype("Int64" if isinstance(dtype, pd.api.extensions.ExtensionDtype)
+                        else "int64")
+
+
 def calendar(offset: Any, other: Any) -> Any:
     """``offset`` ready to add to ``other``: a ``pd.DateOffset`` becomes a
     ``cudf.DateOffset`` of the same months and years when ``other`` is a cuDF column."""

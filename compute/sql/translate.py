@@ -183,11 +183,13 @@ def _binary(op: Callable[[Any, Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
 
 
 def _combined(op: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
-    """``op`` of two operands, NULL where either is NULL."""
+    """``op`` of two operands, NULL where either is NULL; integers in 64 bits (see
+    :func:`frames.widened`)."""
     def run(part: pd.DataFrame) -> Any:
         a, b = left(part), right(part)
         if _is_null(a) is True or _is_null(b) is True:
             return None
+        a, b = frames.widened(a), frames.widened(b)
         return op(frames.calendar(a, b), frames.calendar(b, a))
 
     return run
@@ -375,7 +377,7 @@ def _inner(node: exp.Expr, compile_node: Compile) -> Fn:
 
 def _neg(node: exp.Neg, compile_node: Compile) -> Fn:
     inner = compile_node(node.this)
-    return lambda part: None if _is_null(v := inner(part)) is True else -v
+    return lambda part: None if _is_null(v := inner(part)) is True else -frames.widened(v)
 
 
 def _is(node: exp.Is, compile_node: Compile) -> Fn:

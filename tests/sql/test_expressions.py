@@ -196,6 +196,25 @@ def test_expression_matches_duckdb(small, name):
     check(small, EXPRESSIONS[name])
 
 
+def test_integer_arithmetic_runs_in_bigint_whatever_the_columns_width(tmp_path):
+    # A tax year as SMALLINT, a division code as INTEGER, a sex code as TINYINT (as the hub's
+    # departments write them): numpy wrapped year * 100 to 5804 and refused sex - 200. DuckDB
+    # raises on the overflow; the oracle is its answer in BIGINT.
+    write_table(tmp_path, "coded", pa.table({
+        "y": pa.array([2023, 2024, None], pa.int16()),
+        "c": pa.array([110101, 659004, 410204], pa.int32()),
+        "s": pa.array([1, 2, None], pa.int8())}))
+    query = ("SELECT {y} * 100 + 12 AS ym, {c} * 100000 AS big, {c} * {c} AS square, "
+             "{s} * 200 AS s200, {s} - 200 AS sm, -{s} AS neg, {s} % 300 AS r, "
+             "{s} // 300 AS q FROM coded")
+    columns = {"y": "y", "c": "c", "s": "s"}
+    with dask.config.set({"scheduler": "sync"}):
+        got = compute.sql.plan(ParquetSource(tmp_path), query.format(**columns)).frame.compute()
+    oracle = query.format(**{k: f"CAST({v} AS BIGINT)" for k, v in columns.items()})
+    assert_same(got, duckdb_over(tmp_path).execute(oracle).df(), ordered=False)
+    assert got["ym"].tolist()[:2] == [202312, 202412]
+
+
 def test_round_of_doubles_rounds_the_value_as_stored_as_duckdb_does(tmp_path):
     # 1760.05 is stored as 1760.0499999...: DuckDB's ROUND gives 1760.0 to one place, where
     # rounding the scaled 17600.5 gives 1760.1 (as 2.5 % of these amounts did to two places)
