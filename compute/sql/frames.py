@@ -312,8 +312,9 @@ def regex_search(column: Any, pattern: str, case_insensitive: bool, whole: bool)
         return column.str.contains(body, flags=re.IGNORECASE if case_insensitive else 0,
                                    regex=True, na=False)
     body = f"^(?:{pattern})$" if whole else pattern
-    return column.str.contains(f"(?i){body}" if case_insensitive else body, regex=True,
-                               na=False)
+    # RE2's count of matches: contains, which runs RE2 too, warns of each pattern's groups
+    found = column.str.count(f"(?i){body}" if case_insensitive else body) > 0
+    return found.fillna(False).astype(bool)
 
 
 BACKREFERENCE = re.compile(r"\\[0-9]")
@@ -329,10 +330,17 @@ def regex_replace(column: Any, pattern: str, replacement: str, every: bool) -> A
 
 
 def regex_extract(column: Any, pattern: str, group: int) -> Any:
-    """The text of ``group`` (0: the whole match) of the first match of ``pattern`` in each
-    string of ``column``; '' where none matches, NULL for NULL (DuckDB's)."""
-    found = column.str.extract(f"({pattern})", expand=True)[group]
-    return found.where(column.isna() | found.notna(), "")
+    r"""The text of ``group`` (0: the whole match; at most 9) of the first match of
+    ``pattern`` in each string of ``column``; '' where none matches, NULL for NULL
+    (DuckDB's). libcudf extracts; pandas' extract would run Python's ``re``, whose ``\d``
+    takes full-width digits and which knows no ``\p{Han}``, so RE2 replaces the whole string
+    by the group there."""
+    if is_cudf(column):
+        found = column.str.extract(f"({pattern})", expand=True)[group]
+        return found.where(column.isna() | found.notna(), "")
+    around = f"(?s)^.*?({pattern}).*$" if group == 0 else f"(?s)^.*?(?:{pattern}).*$"
+    taken = column.str.replace(around, f"\\{max(group, 1)}", n=1, regex=True)
+    return taken.where(regex_search(column, pattern, False, False) | column.isna(), "")
 
 
 def sort_stable(part: Any, by: str | list[str], ascending: bool | list[bool],

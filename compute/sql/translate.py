@@ -589,8 +589,9 @@ def _regex_extract(node: exp.RegexpExtract, compile_node: Compile) -> Fn:
         groups = re.compile(pattern).groups
     except re.error:  # RE2's syntax beyond Python's: the groups are counted when it runs
         groups = number
-    if not 0 <= number <= groups:
-        raise unsupported(node, f"REGEXP_EXTRACT of group {number}: the pattern has {groups}")
+    if not 0 <= number <= min(groups, 9):
+        raise unsupported(node, f"REGEXP_EXTRACT of group {number}: the pattern has {groups}"
+                                f"{' (at most group 9)' if number > 9 else ''}")
     inner = _string_operand(node, compile_node)
     return lambda part: frames.regex_extract(inner(part), pattern, number)
 

@@ -215,6 +215,20 @@ def test_integer_arithmetic_runs_in_bigint_whatever_the_columns_width(tmp_path):
     assert got["ym"].tolist()[:2] == [202312, 202412]
 
 
+def test_regexp_extract_reads_patterns_as_re2_does(tmp_path):
+    # RE2's \d is an ASCII digit (a full-width ID has none), and it knows \p{Han}; Python's
+    # re, which pandas' extract runs, took the full-width digits and knows no \p{Han}
+    write_table(tmp_path, "held", pd.DataFrame({
+        "id": ["110101199001011234", "２１０１０５１９６７１１３０９９１４", " 11010119900101123x",
+               "line1\nline2", None],
+        "name": ["张三", "李四光", "Ann", "王", None]}))
+    check((ParquetSource(tmp_path), duckdb_over(tmp_path)),
+          "SELECT id, REGEXP_EXTRACT(id, '(\\d{6})(\\d{8})', 2) AS birth, "
+          "REGEXP_EXTRACT(id, '\\d+') AS digits, REGEXP_EXTRACT(id, '(\\d{6})(x)?', 2) AS x, "
+          "REGEXP_EXTRACT(name, '^(\\p{Han})(\\p{Han}+)', 2) AS given, "
+          "REGEXP_EXTRACT(id, 'line(\\d)$', 1) AS last FROM held")
+
+
 def test_round_of_doubles_rounds_the_value_as_stored_as_duckdb_does(tmp_path):
     # 1760.05 is stored as 1760.0499999...: DuckDB's ROUND gives 1760.0 to one place, where
     # rounding the scaled 17600.5 gives 1760.1 (as 2.5 % of these amounts did to two places)
