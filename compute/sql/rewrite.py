@@ -63,11 +63,14 @@ _READ = {
     exp.WindowSpec: {"kind", "start", "start_side", "end", "end_side"},
     exp.Group: {"expressions", "grouping_sets", "cube", "rollup", "all"},
     exp.Ordered: {"this", "desc", "nulls_first"},
+    exp.Max: {"this"},  # MAX(x, n): DuckDB's list of the n largest
+    exp.Min: {"this"},
 }
 _NAMED = {"method": "{method} JOIN", "sample": "TABLESAMPLE (USING SAMPLE)",
           "limit_options": "LIMIT with PERCENT or WITH TIES", "match_condition": "MATCH_CONDITION",
           "from_": "FROM", "with_": "WITH", "for_": "FOR", "exclude": "EXCLUDE",
-          "alias": "OVER a window that no WINDOW clause names"}
+          "alias": "OVER a window that no WINDOW clause names",
+          "count": "MIN or MAX of the n least or greatest (a list)"}
 
 
 def _unread(node: exp.Expr) -> str | None:

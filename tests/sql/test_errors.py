@@ -91,6 +91,7 @@ OTHER_REFUSALS = {
     "EXCLUDE CURRENT ROW) FROM t": "EXCLUDE",
     "SELECT SUM(a) OVER w FROM t": "OVER a window that no WINDOW clause names",
     "SELECT LAG(a IGNORE NULLS) OVER (ORDER BY a) FROM t": "IGNORE NULLS",
+    "SELECT MAX(a, 2) FROM t": "MIN or MAX of the n least or greatest",
     "SELECT SUM(a) OVER w FROM t WINDOW v AS (ORDER BY a)":
         "window w: no such window in the WINDOW clause",
     "SELECT SUM(a) OVER (w ORDER BY b) FROM t WINDOW w AS (ORDER BY a)":
