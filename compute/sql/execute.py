@@ -567,9 +567,8 @@ class Planner:
             operand = agg.this
             distinct = isinstance(operand, exp.Distinct)
             if distinct:
-                if not isinstance(agg, exp.Count) or len(operand.expressions) != 1:
-                    raise unsupported(agg, f"{agg.sql_name()}(DISTINCT) other than of one "
-                                           "column in COUNT")
+                if len(operand.expressions) != 1:
+                    raise unsupported(agg, f"{agg.sql_name()}(DISTINCT) of several values")
                 operand = operand.expressions[0]
             if isinstance(operand, exp.Star) or operand is None:
                 specs.append((label, "size", None, False))
@@ -1057,11 +1056,13 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
               if label != source or label in nonnull}
     if copies:
         result = result.assign(**copies)
-    for label, _, operand, distinct in specs:
-        if distinct:
+    for label, how, operand, distinct in specs:
+        if distinct:  # each group's distinct values, then their count, sum, mean...
             unique = grouped_frame[[*by, operand]].drop_duplicates(split_out=split if keys else 1)
-            counts = unique.groupby(by, dropna=False)[operand].count().rename(label).reset_index()
-            result = result.merge(counts, on=by, how="left")
+            values = unique.groupby(by, dropna=False)[operand]
+            # SUM of no non-NULL value is NULL
+            reduced = values.sum(min_count=1) if how == "sum" else values.agg(how)
+            result = result.merge(reduced.rename(label).reset_index(), on=by, how="left")
     wholes = [(label, operand, how) for label, how, operand, _ in specs
               if isinstance(how, holistic.Holistic)]
     if wholes:  # each group's rows brought together, once for all holistic aggregates

@@ -503,6 +503,12 @@ RELATIONAL = {
                 "FROM people GROUP BY 1",
     "count_distinct": "SELECT grp, COUNT(DISTINCT city) AS cities, COUNT(city) AS c, "
                       "SUM(score) AS s FROM people GROUP BY grp HAVING COUNT(*) > 1",
+    # each group's distinct values summed, averaged...; NULL where a group has none
+    "distinct_aggregates": "SELECT city, SUM(DISTINCT score) AS s, AVG(DISTINCT score) AS a, "
+                           "SUM(DISTINCT amount % 20) AS m, MAX(DISTINCT grp) AS g, "
+                           "COUNT(DISTINCT score) AS c FROM people GROUP BY ROLLUP (city)",
+    "distinct_aggregates_empty": "SELECT SUM(DISTINCT score) AS s, AVG(DISTINCT amount) AS a "
+                                 "FROM people WHERE id > 100",
     "shared_operands": "SELECT grp, SUM(score) AS s, AVG(score) AS a, COUNT(score) AS c, "
                        "COUNT(DISTINCT score) AS d, MIN(score + 1) AS lo, MAX(score + 1) AS hi, "
                        "SUM(score + 1) AS s1 FROM people GROUP BY grp",
