@@ -1,5 +1,5 @@
-"""Aggregates that need all of a group's rows at once: QUANTILE_CONT (MEDIAN), STRING_AGG and
-ARG_MAX/ARG_MIN.
+"""Aggregates that need all of a group's rows at once: QUANTILE_CONT (MEDIAN), QUANTILE_DISC,
+STRING_AGG and ARG_MAX/ARG_MIN.
 
 No partial result of them merges into the whole (a median of medians is no median), so the
 planner shuffles each group's rows into one partition, once for all of a grouping set's
@@ -23,7 +23,7 @@ from compute.sql.errors import unsupported
 from compute.sql.translate import decimal_digits
 from compute.tables.dtypes import STRING_DTYPE
 
-FUNCTIONS = (exp.PercentileCont, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
+FUNCTIONS = (exp.PercentileCont, exp.PercentileDisc, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,24 @@ class Quantile:
         factor = 10.0 ** self.scale
         # rounded first at a millionth of the last place: 34547.80 * 100 is 3454779.9999...
         return np.trunc((found * factor).round(6)) / factor
+
+
+@dataclass(frozen=True)
+class Discrete:
+    """QUANTILE_DISC at ``fraction``: of a group's non-NULL values in order, the first whose
+    position reaches that fraction of them, the ceil(n * fraction)-th (the first for 0), as
+    DuckDB's and PostgreSQL's. Values of any ordered type: numbers, strings, dates."""
+
+    fraction: float
+    columns: tuple[str, ...] = ()
+
+    def of(self, part: Any, by: list[str], operand: str) -> Any:
+        rows = frames.sort_stable(part[part[operand].notna()], operand, True, "last")
+        grouped = rows.groupby(by, dropna=False, sort=False)
+        count = grouped[operand].transform("count")
+        wanted = (np.ceil(count * self.fraction) - 1).clip(lower=0)
+        rows = rows[grouped.cumcount() == wanted]
+        return rows.groupby(by, dropna=False, sort=False)[operand].first()
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,7 @@ class ArgExtreme:
         return rows.groupby(by, dropna=False, sort=False)[operand].first()
 
 
-Holistic = Quantile | Joined | ArgExtreme
+Holistic = Quantile | Discrete | Joined | ArgExtreme
 
 
 def spec(function: exp.AggFunc, label_of: Callable[[exp.Expr], str]) -> tuple[exp.Expr, Holistic]:
@@ -99,6 +117,8 @@ def spec(function: exp.AggFunc, label_of: Callable[[exp.Expr], str]) -> tuple[ex
     ``label_of`` names the column that will hold another expression it reads."""
     if isinstance(function, exp.PercentileCont):
         return function.this, Quantile(_fraction(function), _decimal_scale(function.this))
+    if isinstance(function, exp.PercentileDisc):
+        return function.this, Discrete(_fraction(function))
     if isinstance(function, (exp.ArgMax, exp.ArgMin)):
         if function.args.get("count") is not None:
             raise unsupported(function, f"{function.sql_name()} of several values")
@@ -137,11 +157,12 @@ def _decimal_scale(operand: exp.Expr) -> int | None:
     return digits[1] if digits else None
 
 
-def _fraction(quantile: exp.PercentileCont) -> float:
-    """A QUANTILE_CONT's fraction, a constant in [0, 1]."""
+def _fraction(quantile: exp.PercentileCont | exp.PercentileDisc) -> float:
+    """A QUANTILE_CONT's or QUANTILE_DISC's fraction, a constant in [0, 1]."""
     fraction = quantile.expression
     if not (isinstance(fraction, exp.Literal) and not fraction.is_string
             and 0 <= float(fraction.this) <= 1):
-        raise unsupported(quantile, "QUANTILE_CONT of a fraction other than one constant "
-                                    "from 0 to 1")
+        name = "QUANTILE_CONT" if isinstance(quantile, exp.PercentileCont) else "QUANTILE_DISC"
+        raise unsupported(quantile, f"{name} of a fraction other than one constant from 0 "
+                                    "to 1")
     return float(fraction.this)

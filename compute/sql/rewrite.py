@@ -276,7 +276,8 @@ def _spelled_out_once(node: exp.Expr) -> exp.Expr:
                            expression=node.expressions[1].copy())
     if isinstance(node, exp.Median) and not isinstance(node.parent, exp.Window):
         return exp.PercentileCont(this=node.this.copy(), expression=exp.Literal.number(0.5))
-    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont) \
+    if isinstance(node, exp.WithinGroup) \
+            and isinstance(node.this, (exp.PercentileCont, exp.PercentileDisc)) \
             and len(node.expression.expressions) == 1:
         return _within_group(node)
     if isinstance(node, exp.CountIf):
@@ -378,8 +379,12 @@ def _date_difference(node: exp.DateDiff) -> exp.Expr:
 
 def _within_group(node: exp.WithinGroup) -> exp.Expr:
     """``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY x [DESC])``: ``QUANTILE_CONT(x, q)``, or
-    of ``1 - q`` for a descending order."""
+    of ``1 - q`` for a descending order; ``PERCENTILE_DISC``: ``QUANTILE_DISC(x, q)``."""
     fraction, ordered = node.this.this, node.expression.expressions[0]
+    if isinstance(node.this, exp.PercentileDisc):
+        if ordered.args.get("desc"):  # the ceil(n q)-th from the top is no 1 - q from below
+            raise unsupported(node, "PERCENTILE_DISC in a descending order")
+        return exp.PercentileDisc(this=ordered.this.copy(), expression=fraction.copy())
     if ordered.args.get("desc"):
         fraction = exp.Sub(this=exp.Literal.number(1), expression=fraction.copy())
     return exp.PercentileCont(this=ordered.this.copy(), expression=fraction.copy())
@@ -423,7 +428,8 @@ def _filtered_aggregate(node: exp.Filter) -> exp.Expr:
     aggregate, condition = node.this, node.expression.this
     if not isinstance(aggregate, exp.AggFunc) or aggregate.expressions or (
             aggregate.args.get("expression") is not None
-            and not isinstance(aggregate, (exp.ArgMax, exp.ArgMin, exp.PercentileCont))):
+            and not isinstance(aggregate, (exp.ArgMax, exp.ArgMin, exp.PercentileCont,
+                                           exp.PercentileDisc))):
         raise unsupported(node, "FILTER on anything but an aggregate of one argument")
     argument = aggregate.this
     order = argument if isinstance(argument, exp.Order) else None  # STRING_AGG(x ORDER BY y)

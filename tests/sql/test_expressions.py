@@ -503,6 +503,12 @@ RELATIONAL = {
                 "FROM people GROUP BY 1",
     "count_distinct": "SELECT grp, COUNT(DISTINCT city) AS cities, COUNT(city) AS c, "
                       "SUM(score) AS s FROM people GROUP BY grp HAVING COUNT(*) > 1",
+    # the ceil(n q)-th value in order (DuckDB's and PostgreSQL's), of numbers, dates, text
+    "quantile_disc": "SELECT grp, QUANTILE_DISC(score, 0.5) AS m, QUANTILE_DISC(score, 0.7) AS "
+                     "s7, QUANTILE_DISC(born, 0.5) AS b, QUANTILE_DISC(name, 1) AS n, "
+                     "PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY amount) AS a, "
+                     "QUANTILE_DISC(amount, 0) FILTER (WHERE city = 'x') AS f "
+                     "FROM people GROUP BY ROLLUP (grp)",
     # each group's distinct values summed, averaged...; NULL where a group has none
     "distinct_aggregates": "SELECT city, SUM(DISTINCT score) AS s, AVG(DISTINCT score) AS a, "
                            "SUM(DISTINCT amount % 20) AS m, MAX(DISTINCT grp) AS g, "
