@@ -49,9 +49,10 @@ def parse(query: str) -> exp.Expr:
     return statement
 
 
-# The parts of a SELECT, a join, a table and a LIMIT that the executor reads: any other
-# (ASOF or NATURAL joins, TABLESAMPLE, LIMIT ... PERCENT, a new clause in a new sqlglot) is
-# refused by name rather than dropped without a word.
+# The parts of each of these nodes that the executor reads (a SELECT, a join, a table, a
+# LIMIT, a window and its frame, a GROUP BY, an ORDER BY term, MIN and MAX): any other (an
+# ASOF or NATURAL join, TABLESAMPLE, LIMIT ... PERCENT, a frame's EXCLUDE, a clause that a
+# new sqlglot parses) is refused by name rather than dropped without a word.
 _READ = {
     exp.Select: {"with_", "expressions", "distinct", "from_", "joins", "where", "group",
                  "having", "order", "limit", "offset"},
