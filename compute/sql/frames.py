@@ -262,8 +262,12 @@ def calendar(offset: Any, other: Any) -> Any:
 
 
 def first_day(dates: Any, unit: str) -> Any:
-    """``dates`` (datetime64) cut back to the first day of their ``unit``: "year", "quarter"
-    or "month" (SQL's DATE_TRUNC), as ``datetime64[s]``; NULL stays NULL."""
+    """``dates`` (datetime64) cut back to the first day of their ``unit``: "year", "quarter",
+    "month" or "week" (its Monday, as ISO's and DuckDB's weeks start) (SQL's DATE_TRUNC), as
+    ``datetime64[s]``; NULL stays NULL."""
+    if unit == "week":  # back by the days since Monday (dayofweek 0)
+        back = (dates.dt.dayofweek * 86400).astype("timedelta64[s]")
+        return (dates.dt.floor("D") - back).astype(DATE_DTYPE)
     month = dates.dt.month
     if unit == "year":
         month = 1

@@ -854,7 +854,7 @@ def _extract(node: exp.Extract, compile_node: Compile) -> Fn:
 
 # DATE_TRUNC's units: to the first day of a calendar unit (frames.first_day), or to a fixed
 # length of time that both libraries floor to (dt.floor).
-FIRST_DAY_UNITS = ("year", "quarter", "month")
+FIRST_DAY_UNITS = ("year", "quarter", "month", "week")
 FLOOR_UNITS = {"day": "D", "hour": "h", "minute": "min", "second": "s"}
 
 

@@ -72,6 +72,7 @@ EXPRESSIONS = {
                   "DAY(born) AS d, DAYOFWEEK(born) AS w, DAYOFYEAR(born) AS j, "
                   "DATE_TRUNC('month', born) AS tm, DATE_TRUNC('quarter', born) AS tq, "
                   "DATE_TRUNC('year', born) AS ty, DATE_TRUNC('day', born) AS td, "
+                  "DATE_TRUNC('week', born) AS tw, "
                   "DATE_TRUNC('month', DATE '2024-11-15') AS literal FROM people",
     "like": "SELECT id, name LIKE '%n%' AS has_n, name NOT LIKE '_o%' AS not_o, "
             "name ILIKE 'A%' AS a FROM people",
