@@ -223,14 +223,65 @@ def parse_dates(strings: Any) -> Any:
     Only real dates reach the library's parser, as ``YYYY-MM-DD``: cuDF's does not check
     the day against the month, nor does it coerce a bad string to NULL row by row.
     """
-    parts = strings.str.strip().str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+    # ASCII digits, as DuckDB's: Python's re (pandas' extract) takes full-width ones as \d
+    parts = strings.str.strip().str.extract(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T].*)?$")
     year, month, day = (to_numeric(parts[i]) for i in range(3))
+    text = (parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)).where(
+        _real_days(year, month, day))
+    return library(strings).to_datetime(text, format="%Y-%m-%d").astype(DATE_DTYPE)
+
+
+def _real_days(year: Any, month: Any, day: Any) -> Any:
+    """Where the numbers ``year``, ``month``, ``day`` make a date of the calendar."""
     leap = ((year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))).astype("int64")
     days = 31 - month.isin([4, 6, 9, 11]).astype("int64") - (month == 2).astype("int64") * (
         3 - leap)
-    real = month.between(1, 12) & (day >= 1) & (day <= days)
-    text = (parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)).where(real)
-    return library(strings).to_datetime(text, format="%Y-%m-%d").astype(DATE_DTYPE)
+    return month.between(1, 12) & (day >= 1) & (day <= days)
+
+
+# STRPTIME's directives: each field's ASCII digits, as DuckDB reads them (up to 4 of a year, 1
+# or 2 of the others), and its value where the format lacks it (C's: 1900-01-01 00:00:00)
+STRPTIME_FIELDS = {"Y": ("([0-9]{1,4})", 1900), "m": ("([0-9]{1,2})", 1),
+                   "d": ("([0-9]{1,2})", 1), "H": ("([0-9]{1,2})", 0),
+                   "M": ("([0-9]{1,2})", 0), "S": ("([0-9]{1,2})", 0)}
+
+
+def parse_with_format(strings: Any, pattern: str, fields: list[str]) -> Any:
+    """``strings`` read by the regex ``pattern`` (see :func:`strptime_pattern`), whose groups
+    are the STRPTIME ``fields`` in order, as timestamps (``datetime64[s]``); NULL where a
+    string does not match or makes no date or time. Only real timestamps reach the library's
+    parser, as ``YYYY-MM-DD HH:MM:SS`` (cuDF's checks no calendar)."""
+    parts = strings.str.extract(pattern)
+    empty = strings.str.slice(0, 0)  # NULL where the string is
+    text = {field: parts[fields.index(field)] if field in fields else empty + str(default)
+            for field, (_, default) in STRPTIME_FIELDS.items()}
+    number = {field: to_numeric(digits) for field, digits in text.items()}
+    real = _real_days(number["Y"], number["m"], number["d"]) & (number["H"] <= 23) & (
+        number["M"] <= 59) & (number["S"] <= 59)
+    stamp = (text["Y"].str.zfill(4) + "-" + text["m"].str.zfill(2) + "-"
+             + text["d"].str.zfill(2) + " " + text["H"].str.zfill(2) + ":"
+             + text["M"].str.zfill(2) + ":" + text["S"].str.zfill(2)).where(real)
+    return library(strings).to_datetime(stamp, format="%Y-%m-%d %H:%M:%S").astype(DATE_DTYPE)
+
+
+def strptime_pattern(form: str) -> tuple[str, list[str]] | None:
+    """STRPTIME's ``form`` as a regex of the whole string (spaces around it allowed, as
+    DuckDB's) and the fields its groups read; None where it uses a directive other than
+    those of :data:`STRPTIME_FIELDS` and ``%%``, or repeats one."""
+    pattern, fields, rest = "", [], form
+    while rest:
+        if rest[0] != "%":
+            pattern, rest = pattern + re.escape(rest[0]), rest[1:]
+            continue
+        directive, rest = rest[1:2], rest[2:]
+        if directive == "%":
+            pattern += "%"
+        elif directive in STRPTIME_FIELDS and directive not in fields:
+            pattern += STRPTIME_FIELDS[directive][0]
+            fields.append(directive)
+        else:
+            return None
+    return rf"^\s*{pattern}\s*$", fields
 
 
 def date_column(dates: Any) -> Any:

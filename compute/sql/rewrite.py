@@ -130,6 +130,7 @@ def desugared(tree: exp.Expr) -> exp.Expr:
     - ``DATE_DIFF('unit', a, b)``: the year, quarter or month boundaries between ``a`` and
       ``b`` from their parts, and the days as ``CAST(b AS DATE) - CAST(a AS DATE)``;
     - ``DATE_PART('part', d)``, ``YEAR(d)``, ``MONTH(d)``, ...: ``EXTRACT(part FROM d)``;
+    - ``TRY_STRPTIME(s, f)``: ``STRPTIME`` that gives NULL where ``s`` does not parse;
     - ``MEDIAN(x)``: ``QUANTILE_CONT(x, 0.5)``; ``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY
       x)``: ``QUANTILE_CONT(x, q)`` (of ``1 - q`` for a descending order);
     - ``COUNT_IF(c)``: ``SUM(CASE WHEN c THEN 1 ELSE 0 END)``, NULL over no rows as DuckDB's;
@@ -271,6 +272,10 @@ def _spelled_out_once(node: exp.Expr) -> exp.Expr:
         return _spread(node)
     if type(node) in DATE_PARTS:
         return exp.Extract(this=exp.var(DATE_PARTS[type(node)]), expression=node.this.copy())
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "try_strptime" \
+            and len(node.expressions) == 2:
+        return exp.StrToTime(this=node.expressions[0].copy(),
+                             format=node.expressions[1].copy(), safe=True)
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") \
             and len(node.expressions) == 2 and node.expressions[0].is_string:
         return exp.Extract(this=exp.var(node.expressions[0].name),

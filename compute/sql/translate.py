@@ -1063,6 +1063,32 @@ def _strftime(node: exp.TimeToStr, compile_node: Compile) -> Fn:
     return _of_column(compile_node(node.this), formatted)
 
 
+def _strptime(node: exp.StrToTime, compile_node: Compile) -> Fn:
+    """``STRPTIME(s, 'format')``, a TIMESTAMP, of a literal format of %Y %m %d %H %M %S
+    (a department's ``20240105`` or ``2024年1月5日``): a string that does not match it, or
+    makes no date, fails the query, naming it; ``TRY_STRPTIME`` gives NULL instead."""
+    form = node.args.get("format")
+    read = frames.strptime_pattern(form.this) if isinstance(form, exp.Literal) \
+        and form.is_string else None
+    if read is None:
+        raise unsupported(node, "STRPTIME with a format other than a literal of %Y %m %d %H "
+                                "%M %S, each once")
+    pattern, fields = read
+    strict = not node.args.get("safe")
+    inner = _string_operand(node, compile_node)
+
+    def run(part: pd.DataFrame) -> Any:
+        strings = inner(part)
+        stamps = frames.parse_with_format(strings, pattern, fields)
+        failed = strings.notna() & stamps.isna()
+        if strict and bool(failed.any()):
+            raise ConversionError(f"could not parse {strings[failed].iloc[0]!r} with format "
+                                  f"{form.this!r} (TRY_STRPTIME gives NULL instead)")
+        return stamps
+
+    return run
+
+
 def _make_date(node: exp.DateFromParts, compile_node: Compile) -> Fn:
     """``MAKE_DATE(year, month, day)``: NULL where a field is; a query fails, naming the
     fields, where they make no date (``MAKE_DATE(2023, 2, 29)``), as DuckDB's does. The
@@ -1277,6 +1303,7 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Left: _affix,
     exp.Right: _affix,
     exp.TimeToStr: _strftime,
+    exp.StrToTime: _strptime,
     exp.CurrentDate: _current_date,
     exp.LastDay: _function(_last_day),
     # English names, as DuckDB's (cuDF's day_name and month_name know no other locale)

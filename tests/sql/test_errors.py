@@ -103,6 +103,8 @@ OTHER_REFUSALS = {
     "SELECT CAST('1,5' AS DOUBLE) FROM t": "'1,5' is no number",
     "SELECT LEFT(b, a) FROM t": "LEFT of a count other than an integer constant",
     "SELECT STRFTIME(a, '%A') FROM t": "STRFTIME with a format other than a literal",
+    "SELECT STRPTIME(b, '%Y-%j') FROM t": "STRPTIME with a format other than a literal",
+    "SELECT STRPTIME(b, '%Y-%m-%Y') FROM t": "STRPTIME with a format other than a literal",
     "SELECT CONCAT_WS(b, b) FROM t": "CONCAT_WS with a separator other than a literal",
     "SELECT SPLIT_PART(b, '-', 0) FROM t": "SPLIT_PART other than by a literal string",
     "SELECT a, COUNT(*) FROM t GROUP BY ROLLUP (3)": "GROUP BY position 3 of a SELECT list of 2",

@@ -216,6 +216,28 @@ def test_integer_arithmetic_runs_in_bigint_whatever_the_columns_width(tmp_path):
     assert got["ym"].tolist()[:2] == [202312, 202412]
 
 
+def test_strptime_reads_department_dates_as_duckdb_does(tmp_path):
+    # dates as departments write them; full-width digits are no date (to DuckDB's CAST either)
+    write_table(tmp_path, "held", pd.DataFrame({
+        "d": ["20240105", "2024011", "20240230", " 20241231 ", "２０２４0105", None, "x"],
+        "zh": ["2024年1月5日", "2023年12月31日", "2024年2月30日", "2024年13月1日", None, "",
+               "1999年9月9日"],
+        "t": ["2024/01/05 7:05:09", "2024/1/5 23:59:59", "2024/01/05 24:00:00",
+              "2024/01/05 07:60:00", "2024/01/05", None, "05/01/2024 07:05:09"],
+        "iso": ["2024-01-05", "２０２４-01-05", "2024-1-5", None, "2024-01-05 10:00", "2024-13-01",
+                "2024-02-29"]}))
+    check((ParquetSource(tmp_path), duckdb_over(tmp_path)),
+          "SELECT d, TRY_STRPTIME(d, '%Y%m%d') AS a, TRY_STRPTIME(zh, '%Y年%m月%d日') AS b, "
+          "TRY_STRPTIME(t, '%Y/%m/%d %H:%M:%S') AS c, TRY_STRPTIME(t, '%d/%m/%Y %H:%M:%S') AS "
+          "e, TRY_STRPTIME(zh, '%Y年') AS y, TRY_STRPTIME(t, '%H:%M') AS h, "
+          "TRY_CAST(iso AS DATE) AS cast_iso FROM held")
+    check((ParquetSource(tmp_path), duckdb_over(tmp_path)),
+          "SELECT STRPTIME(d, '%Y%m%d') AS a FROM held WHERE d IN ('20240105', '2024011')")
+    with pytest.raises(ConversionError, match=r"could not parse '20240230' with format"):
+        check((ParquetSource(tmp_path), duckdb_over(tmp_path)),
+              "SELECT STRPTIME(d, '%Y%m%d') AS a FROM held WHERE d LIKE '2024%'")
+
+
 def test_regexp_extract_reads_patterns_as_re2_does(tmp_path):
     # RE2's \d is an ASCII digit (a full-width ID has none), and it knows \p{Han}; Python's
     # re, which pandas' extract runs, took the full-width digits and knows no \p{Han}
