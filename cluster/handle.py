@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -97,6 +98,7 @@ def start(
         local = _local_cluster(resolved, settings, common, cluster_kwargs)
     # The in-process scheduler logs every p2p shuffle's start and end at WARNING level.
     logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
+    _no_class_wide_divisions_lock()
     handle = Cluster(Client(local), resolved, owned=local)
     try:
         # A failed task's traceback goes to the log file; the user reads one line.
@@ -108,6 +110,23 @@ def start(
         raise
     backends.activate(resolved, smallest_memory_limit(handle.client))
     return handle
+
+
+def _no_class_wide_divisions_lock() -> None:
+    """Let Dask compute a sort's divisions on this process's scheduler without deadlocking.
+
+    Python 3.11's ``functools.cached_property`` holds one lock per property for all its
+    instances (CPython gh-87634; 3.12 has no lock). dask-expr computes a distributed sort's
+    divisions inside ``Expr.divisions``, through the client; the scheduler started here, in
+    this process, materialises that graph in a thread of its own, which needs
+    ``Expr.divisions`` of other expressions and waits for the lock for ever (an ORDER BY
+    sorted across partitions after a shuffled join hung). The lock is dropped, as 3.12 did:
+    at worst two threads compute one expression's divisions twice.
+    """
+    if sys.version_info < (3, 12):
+        from dask.dataframe.dask_expr._expr import Expr
+
+        Expr.__dict__["divisions"].lock = contextlib.nullcontext()
 
 
 def smallest_memory_limit(client: Client) -> int | None:

@@ -705,8 +705,7 @@ class Planner:
         nulls = {first for _, _, first in keys}
         if keys and limit is None and size.strategy == "shuffle" and len(nulls) == 1:
             # too big for one partition: Dask's sort (sampled quantiles, then a shuffle)
-            frame = frame.sort_values([k for k, _, _ in keys], ascending=[a for _, a, _ in keys],
-                                      na_position="first" if nulls.pop() else "last")
+            frame = _sorted_across_partitions(frame, keys, nulls.pop())
             self.steps.append(f"sort by {len(keys)} key(s) across partitions: {size}")
         elif keys:
             task = _SortTask(keys, None if limit is None else limit + offset)
@@ -1235,6 +1234,27 @@ def _aggregates(expression: exp.Expr) -> list[exp.AggFunc]:
 def _windowed(node: exp.Expr) -> bool:
     """Whether ``node`` is the function a window computes."""
     return isinstance(node.parent, exp.Window) and node.arg_key == "this"
+
+
+def _sorted_across_partitions(frame: dd.DataFrame, keys: list[tuple[str, bool, bool]],
+                              nulls_first: bool) -> dd.DataFrame:
+    """``frame`` sorted by ``keys`` ((column, ascending, _) each) with Dask's distributed
+    sort, NULLs first or last.
+
+    Dask partitions by the first key and checks whether the partitions are sorted already
+    from their least and greatest values, which pass over NULLs: partitions [NULL, 8] and
+    [6, 1] passed for sorted (descending), and the NULL stayed second of seven rows. So the
+    rows whose first key is NULL are sorted apart, by the other keys, and put before or
+    after the rest; the other keys' NULLs are placed within each partition.
+    """
+    first, rest = keys[0][0], keys[1:]
+    valued = frame[~frame[first].isna()].sort_values(
+        [k for k, _, _ in keys], ascending=[a for _, a, _ in keys],
+        na_position="first" if nulls_first else "last")
+    missing = frame[frame[first].isna()]
+    if rest:
+        missing = _sorted_across_partitions(missing, rest, nulls_first)
+    return dd.concat([missing, valued] if nulls_first else [valued, missing])
 
 
 def _output_at(key: exp.Expr, outputs: list[exp.Expr], clause: str) -> exp.Expr | None:
