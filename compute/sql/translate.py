@@ -657,7 +657,8 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
     target = CAST_TYPES.get(node.to.this)
     if target is None:
         raise unsupported(node, f"CAST to {node.to.sql()}")
-    inner = compile_node(node.this)
+    inner = _date_operand(node, node.this, compile_node) if target in ("date", "timestamp") \
+        else compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
     digits = decimal_digits(node.to)
     decimal, integer = _is_decimal(node.this), _is_integer(node.this)
@@ -841,7 +842,7 @@ def _extract(node: exp.Extract, compile_node: Compile) -> Fn:
     get = EXTRACT_FIELDS.get(field)
     if get is None:
         raise unsupported(node, f"EXTRACT({field.upper()})")
-    inner = compile_node(node.expression)
+    inner = _date_operand(node, node.expression, compile_node)
 
     def run(part: pd.DataFrame) -> Any:
         value = inner(part)
@@ -858,12 +859,32 @@ FIRST_DAY_UNITS = ("year", "quarter", "month", "week")
 FLOOR_UNITS = {"day": "D", "hour": "h", "minute": "min", "second": "s"}
 
 
+def _date_operand(node: exp.Expr, operand: exp.Expr, compile_node: Compile) -> Fn:
+    """``operand``, the date that ``node`` (a date function, or a CAST to a date) takes. One
+    the optimiser typed a number or a boolean is refused, as DuckDB refuses it: the engine
+    would read the numbers as nanoseconds since 1970 (YEAR(division_code) gave 1970)."""
+    kind = operand.unnest().type
+    if kind is not None and kind.this in NOT_DATES:
+        name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
+        raise unsupported(node, f"{name} of a {kind.sql(dialect='duckdb')} value: no number "
+                                "or boolean is a date")
+    return compile_node(operand)
+
+
+def _on_dates(fn: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
+    """A function of one date operand (see :func:`_date_operand`): ``fn`` of its column."""
+    def translate(node: exp.Expr, compile_node: Compile) -> Fn:
+        return _of_column(_date_operand(node, node.this, compile_node), fn)
+
+    return translate
+
+
 def _date_trunc(node: exp.Expr, compile_node: Compile) -> Fn:
     unit = node.args.get("unit")
     unit = unit.name.lower() if unit is not None else ""
     if unit not in FIRST_DAY_UNITS and unit not in FLOOR_UNITS:
         raise unsupported(node, f"DATE_TRUNC to {unit or 'an unnamed unit'}")
-    inner = compile_node(node.this)
+    inner = _date_operand(node, node.this, compile_node)
 
     def truncated(dates: Any) -> Any:
         dates = frames.to_datetime(dates)
@@ -1060,7 +1081,7 @@ def _strftime(node: exp.TimeToStr, compile_node: Compile) -> Fn:
         dates = frames.to_datetime(dates)
         return dates.dt.strftime(form.this).astype(STRING_DTYPE).where(dates.notna())
 
-    return _of_column(compile_node(node.this), formatted)
+    return _of_column(_date_operand(node, node.this, compile_node), formatted)
 
 
 def _strptime(node: exp.StrToTime, compile_node: Compile) -> Fn:
@@ -1231,6 +1252,7 @@ def _of_column(inner: Fn, fn: Callable[[Any], Any]) -> Fn:
 
 # What the optimiser types a value that string functions refuse, as DuckDB's do
 NOT_TEXT = {*exp.DataType.NUMERIC_TYPES, *exp.DataType.TEMPORAL_TYPES, exp.DataType.Type.BOOLEAN}
+NOT_DATES = {*exp.DataType.NUMERIC_TYPES, exp.DataType.Type.BOOLEAN}
 
 COMPARISONS: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
     exp.EQ: operator.eq,
@@ -1305,10 +1327,10 @@ TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.TimeToStr: _strftime,
     exp.StrToTime: _strptime,
     exp.CurrentDate: _current_date,
-    exp.LastDay: _function(_last_day),
+    exp.LastDay: _on_dates(_last_day),
     # English names, as DuckDB's (cuDF's day_name and month_name know no other locale)
-    exp.Dayname: _function(lambda d: frames.to_datetime(d).dt.day_name().astype(STRING_DTYPE)),
-    exp.Monthname: _function(
+    exp.Dayname: _on_dates(lambda d: frames.to_datetime(d).dt.day_name().astype(STRING_DTYPE)),
+    exp.Monthname: _on_dates(
         lambda d: frames.to_datetime(d).dt.month_name().astype(STRING_DTYPE)),
     exp.DateFromParts: _make_date,
     exp.Round: _round,

@@ -122,7 +122,11 @@ OTHER_REFUSALS = {
     "SELECT a FROM t x WHERE a NOT IN (SELECT a FROM t y WHERE y.b = x.b)":
         "NOT IN with a correlated subquery",
     "SELECT a FROM t WHERE a > 1 OR EXISTS (SELECT 1 FROM t)": "subquery",
-    "SELECT DATE_TRUNC('week', a) FROM t": "DATE_TRUNC to week",
+    "SELECT DATE_TRUNC('decade', CAST(b AS DATE)) FROM t": "DATE_TRUNC to decade",
+    # a number is no date (the engine read it as nanoseconds since 1970: YEAR(a) was 1970)
+    "SELECT DATE_TRUNC('week', a) FROM t": "of a BIGINT value: no number or boolean is a date",
+    "SELECT YEAR(a) FROM t": "CAST of a BIGINT value: no number or boolean is a date",
+    "SELECT DAYNAME(a > 1) FROM t": "DAYNAME of a BOOLEAN value",
     "SELECT TRIM(b, b) FROM t": "TRIM of characters other than a literal string",
     "SELECT STRPOS(b, b) FROM t": "STRPOS of anything but a literal string",
     "SELECT LPAD(b, 3, 'ab') FROM t": "LPAD with a width or fill other than",
