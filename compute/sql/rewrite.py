@@ -571,10 +571,14 @@ def semi_joins(expression: exp.Expr) -> exp.Expr:
 
 def scalar_joins(expression: exp.Expr) -> exp.Expr:
     """Uncorrelated aggregate subqueries (one row each) in a SELECT list, as columns of those
-    rows cross-joined to the query: ``SELECT (SELECT COUNT(*) FROM a) AS n, x FROM t``. sqlglot's
-    unnesting takes them only inside a condition of a query with a FROM."""
+    rows cross-joined to the query: ``SELECT (SELECT COUNT(*) FROM a) AS n, x FROM t``; in an
+    aggregating SELECT, outside its aggregates, as MIN of the column. sqlglot's unnesting
+    takes them only inside a condition of a query with a FROM."""
     names = (f"_scalar_{n}" for n in itertools.count())
     for select in list(expression.find_all(exp.Select)):
+        aggregated = select.args.get("group") is not None or any(
+            agg.find_ancestor(exp.Select) is select and not isinstance(agg.parent, exp.Window)
+            for item in select.expressions for agg in item.find_all(exp.AggFunc))
         for item in select.expressions:
             for found in list(item.find_all(exp.Subquery)):
                 inner = found.this
@@ -587,7 +591,14 @@ def scalar_joins(expression: exp.Expr) -> exp.Expr:
                     select.set("from_", exp.From(this=source))
                 else:
                     select.append("joins", exp.Join(this=source, kind="CROSS"))
-                found.replace(exp.column(inner.expressions[0].alias_or_name, alias))
+                value = exp.column(inner.expressions[0].alias_or_name, alias)
+                outer_aggregate = found.find_ancestor(exp.AggFunc)
+                if aggregated and (outer_aggregate is None
+                                   or outer_aggregate.find_ancestor(exp.Select) is not select):
+                    # in a grouped SELECT, outside its aggregates: the one value, as MIN of
+                    # it (COUNT(*) * 100.0 / (SELECT COUNT(*) FROM t), a share of the total)
+                    value = exp.Min(this=value)
+                found.replace(value)
     return expression
 
 

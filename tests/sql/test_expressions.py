@@ -450,6 +450,12 @@ RELATIONAL = {
                       "WHERE cost < 0) AS m, (SELECT COUNT(DISTINCT grp) FROM people) + 1 AS g",
     "scalar_beside_columns": "SELECT id, (SELECT SUM(cost) FROM visits) AS total, amount / "
                              "(SELECT MAX(amount) FROM people) AS share FROM people",
+    # in a grouped SELECT: a share of the total, beside a group's aggregates and inside them
+    "scalar_in_groups": "SELECT grp, COUNT(*) * 100.0 / (SELECT COUNT(*) FROM people) AS pct, "
+                        "SUM(amount / (SELECT MAX(amount) FROM people)) AS s, "
+                        "(SELECT MIN(cost) FROM visits) AS c FROM people GROUP BY ROLLUP (grp)",
+    "scalar_in_global": "SELECT COUNT(*) * 1.0 / (SELECT COUNT(*) FROM visits) AS per_visit "
+                        "FROM people",
     # (a, b) IN (subquery): a semi join on both; a NULL in either matches nothing
     "tuple_in": "SELECT id FROM people WHERE (grp, city) IN (SELECT grp, city FROM people "
                 "WHERE amount > 40) AND id > 1",
