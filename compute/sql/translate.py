@@ -863,12 +863,17 @@ def _date_operand(node: exp.Expr, operand: exp.Expr, compile_node: Compile) -> F
     """``operand``, the date that ``node`` (a date function, or a CAST to a date) takes. One
     the optimiser typed a number or a boolean is refused, as DuckDB refuses it: the engine
     would read the numbers as nanoseconds since 1970 (YEAR(division_code) gave 1970)."""
-    kind = operand.unnest().type
-    if kind is not None and kind.this in NOT_DATES:
-        name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
-        raise unsupported(node, f"{name} of a {kind.sql(dialect='duckdb')} value: no number "
-                                "or boolean is a date")
+    _refuse_typed(node, operand, NOT_DATES, "no number or boolean is a date")
     return compile_node(operand)
+
+
+def _refuse_typed(node: exp.Expr, operand: exp.Expr, refused: set[Any], why: str) -> None:
+    """Refuse ``node`` when the optimiser typed its ``operand`` one of ``refused``, naming
+    the function, the type and ``why``."""
+    kind = operand.unnest().type
+    if kind is not None and kind.this in refused:
+        name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
+        raise unsupported(node, f"{name} of a {kind.sql(dialect='duckdb')} value: {why}")
 
 
 def _on_dates(fn: Callable[[Any], Any]) -> Callable[[exp.Expr, Compile], Fn]:
@@ -986,13 +991,8 @@ def _string_operand(node: exp.Expr, compile_node: Compile) -> Fn:
     """The text that string function ``node`` takes (its ``this``). One the optimiser typed a
     number, a date or a boolean is refused, as DuckDB refuses it, rather than read as text:
     ``LEFT(division_code, 2)`` asks for ``CAST(division_code AS VARCHAR)``."""
-    operand = node.this
-    kind = operand.unnest().type
-    if kind is not None and kind.this in NOT_TEXT:
-        name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
-        raise unsupported(node, f"{name} of a {kind.sql(dialect='duckdb')} value: CAST it to "
-                                "VARCHAR first, as DuckDB asks")
-    return _text(operand, compile_node)
+    _refuse_typed(node, node.this, NOT_TEXT, "CAST it to VARCHAR first, as DuckDB asks")
+    return _text(node.this, compile_node)
 
 
 def _concat(node: exp.Expr, compile_node: Compile) -> Fn:
