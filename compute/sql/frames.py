@@ -200,15 +200,28 @@ def to_datetime(column: Any) -> Any:
     return library(column).to_datetime(column, format=guessed)
 
 
-def as_text(column: Any, integer: bool) -> Any:
-    """``column`` as strings, NULL kept. An SQL ``integer`` that pandas holds as float64 (an
-    outer join's or a ROLLUP's NULLs make it one) is written as DuckDB writes it, ``3`` and
-    not ``3.0``: through pandas' nullable Int64, or cuDF's int64, which keeps nulls."""
+def as_text(column: Any, places: int | None) -> Any:
+    """``column`` as strings, NULL kept, as DuckDB writes a value of its SQL type: a DOUBLE
+    as Python's repr (``places`` None), a BOOLEAN as ``true`` or ``false``; an integer
+    (``places`` 0) as ``3`` and not ``3.0`` where pandas holds it as float64 (an outer join's
+    or a ROLLUP's NULLs make it one); a DECIMAL, held as float64, with its scale's ``places``
+    digits (``205654.30``)."""
     if pd.api.types.is_string_dtype(column.dtype):
         return column
-    if integer and column.dtype.kind == "f":
-        column = column.astype("int64" if is_cudf(column) else "Int64")
-    return column.astype(STRING_DTYPE).where(column.notna())
+    if places is None or (places == 0 and column.dtype.kind != "f"):
+        text = column.astype(STRING_DTYPE)
+        if pd.api.types.is_bool_dtype(column.dtype):  # true and false, as SQL writes them
+            text = text.str.lower()
+        return text.where(column.notna())
+    # the value in units of its last place, an integer: through pandas' nullable Int64, or
+    # cuDF's int64, which keeps nulls
+    units = (column * 10.0 ** places).round().astype("int64" if is_cudf(column) else "Int64")
+    if places == 0:
+        return units.astype(STRING_DTYPE)
+    digits = units.abs()
+    text = ((digits // 10 ** places).astype(STRING_DTYPE) + "."
+            + (digits % 10 ** places).astype(STRING_DTYPE).str.zfill(places))
+    return text.mask((units < 0).fillna(False), "-" + text)
 
 
 def to_numeric(column: Any) -> Any:

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from compute.sql import frames
 from compute.sql.errors import unsupported
-from compute.sql.translate import decimal_digits
+from compute.sql.translate import decimal_digits, text_places
 from compute.tables.dtypes import STRING_DTYPE
 
 FUNCTIONS = (exp.PercentileCont, exp.PercentileDisc, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
@@ -73,7 +73,7 @@ class Joined:
     separator: str
     order: tuple[tuple[str, bool, bool], ...]
     distinct: bool
-    integer: bool  # an SQL integer (held as float64 where it has NULLs), written as one
+    places: int | None  # the digits after the point of the values' SQL type (text_places)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -85,7 +85,7 @@ class Joined:
             rows = rows.drop_duplicates([*by, operand])
         for column, ascending, nulls_first in reversed(self.order):  # stable: last key first
             rows = frames.sort_stable(rows, column, ascending, "first" if nulls_first else "last")
-        text = rows.assign(**{operand: frames.as_text(rows[operand], self.integer)})
+        text = rows.assign(**{operand: frames.as_text(rows[operand], self.places)})
         lists = text.groupby(by, dropna=False, sort=False)[operand].agg(list)
         return lists.str.join(self.separator).astype(STRING_DTYPE)
 
@@ -137,8 +137,7 @@ def spec(function: exp.AggFunc, label_of: Callable[[exp.Expr], str]) -> tuple[ex
         raise unsupported(function, "STRING_AGG with a separator other than a string literal")
     keys = tuple((label_of(o.this), not o.args.get("desc"), bool(o.args.get("nulls_first")))
                  for o in order)
-    return value, Joined(separator.this, keys, distinct,
-                         value.unnest().is_type(*exp.DataType.INTEGER_TYPES))
+    return value, Joined(separator.this, keys, distinct, text_places(value))
 
 
 def aggregated(part: Any, by: list[str], specs: Sequence[tuple[str, str, Holistic]]) -> Any:

@@ -661,13 +661,13 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
         else compile_node(node.this)
     strict = not isinstance(node, exp.TryCast)
     digits = decimal_digits(node.to)
-    decimal, integer = _is_decimal(node.this), _is_integer(node.this)
+    decimal, places = _is_decimal(node.this), text_places(node.this)
     # DuckDB casts a DOUBLE to DECIMAL by rounding the scaled double; a DECIMAL or a string
     # exactly, as written
     rule = "written" if decimal or node.this.is_type(*exp.DataType.TEXT_TYPES) else "scaled"
 
     def cast(value: Any) -> Any:
-        value = cast_value(value, target, strict, decimal, integer)
+        value = cast_value(value, target, strict, decimal, places)
         if digits is None or _is_null(value) is True:
             return value
         return _to_decimal(value, *digits, strict, rule)
@@ -686,17 +686,75 @@ def _cast(node: exp.Cast, compile_node: Compile) -> Fn:
 
 
 def _is_decimal(node: exp.Expr) -> bool:
-    """Whether DuckDB holds ``node`` as a DECIMAL, which it rounds a half away from zero (a
-    DOUBLE to even): a literal with a fraction (``2.5``, not ``2.5e0``), or what the optimiser
-    typed DECIMAL with a precision (decimal columns, their sums, differences and products;
-    DuckDB divides them as doubles)."""
+    """Whether DuckDB holds ``node`` as a DECIMAL (:func:`decimal_scale`), which it rounds a
+    half away from zero (a DOUBLE to even)."""
+    return decimal_scale(node) is not None
+
+
+def text_places(node: exp.Expr) -> int | None:
+    """The digits after the point with which DuckDB writes ``node`` as text: none for an
+    integer, a DECIMAL's scale (``205654.30``), None for a DOUBLE (its shortest repr)."""
+    scale = decimal_scale(node)
+    return 0 if scale is None and _is_integer(node) else scale
+
+
+def decimal_scale(node: exp.Expr) -> int | None:
+    """The scale of ``node`` where DuckDB holds it as a DECIMAL (held here as a double),
+    by DuckDB's rules: a literal's as written (``2.50``: 2), the larger of a sum's or
+    difference's, a product's added up (an integer's 0), an aggregate's or a branch's as
+    their operands', ``ROUND(x, n)``'s at most ``n``; None for a DOUBLE (a quotient, or
+    anything with a DOUBLE in it), an integer or text. Where sqlglot typed a column or
+    function DECIMAL(p, s), ``s``."""
     node = node.unnest()
-    if isinstance(node, exp.Neg):
-        node = node.this
     if isinstance(node, exp.Literal):
-        return node.is_number and not node.is_int and "e" not in node.this.lower()
-    return node.type is not None and node.type.this == exp.DataType.Type.DECIMAL and bool(
-        node.type.expressions)
+        decimal = node.is_number and not node.is_int and "e" not in node.this.lower()
+        return len(node.this.partition(".")[2]) if decimal else None
+    if isinstance(node, _DECIMAL_OPERATORS):
+        operands = [node.this, node.expression]
+    elif isinstance(node, (exp.Case, exp.If, exp.Coalesce, exp.Greatest, exp.Least)):
+        operands = [o for o in _branches(node) if o is not None and not isinstance(o, exp.Null)]
+    elif isinstance(node, _SCALE_KEEPING):
+        operands = [node.this]
+    elif isinstance(node, (exp.Floor, exp.Ceil)) or (
+            isinstance(node, exp.Round) and node.args.get("decimals") is None):
+        return 0 if decimal_scale(node.this) is not None else None
+    elif isinstance(node, exp.Round):
+        scale, places = decimal_scale(node.this), node.args["decimals"].unnest()
+        negative = isinstance(places, exp.Neg)
+        places = places.this if negative else places
+        if scale is None or not (isinstance(places, exp.Literal) and places.is_int):
+            return None
+        return 0 if negative else min(scale, int(places.this))
+    elif isinstance(node, exp.Cast):
+        digits = decimal_digits(node.to)
+        return digits[1] if digits else None
+    else:
+        digits = decimal_digits(node.type) if node.type is not None and node.type.expressions \
+            else None
+        return digits[1] if digits else None
+    scales = [decimal_scale(o) for o in operands]
+    if all(s is None for s in scales) or any(
+            s is None and not _is_integer(o) for s, o in zip(scales, operands, strict=True)):
+        return None
+    known = [s or 0 for s in scales]
+    return sum(known) if isinstance(node, exp.Mul) else max(known)
+
+
+def _branches(node: exp.Case | exp.If | exp.Coalesce | exp.Greatest | exp.Least
+              ) -> list[exp.Expr | None]:
+    """The values that a CASE, IF, COALESCE, GREATEST or LEAST may give."""
+    if isinstance(node, exp.Case):
+        return [node.args.get("default"), *(i.args.get("true") for i in node.args["ifs"])]
+    if isinstance(node, exp.If):
+        return [node.args.get("true"), node.args.get("false")]
+    return [node.this, *node.expressions]
+
+
+# Operators whose DECIMAL result has the larger of the operands' scales (a product's, their
+# sum); those that keep their one operand's
+_DECIMAL_OPERATORS = (exp.Add, exp.Sub, exp.Mul, exp.Mod)
+_SCALE_KEEPING = (exp.Neg, exp.Abs, exp.Sum, exp.Min, exp.Max, exp.AnyValue, exp.Window,
+                  exp.First, exp.Last, exp.FirstValue, exp.LastValue, exp.Lag, exp.Lead)
 
 
 def decimal_digits(to: exp.DataType) -> tuple[int, int] | None:
@@ -733,11 +791,11 @@ TRUE_TEXTS, FALSE_TEXTS = ["true", "t", "1", "yes", "y"], ["false", "f", "0", "n
 
 
 def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = False,
-               integer: bool = False) -> Any:
+               places: int | None = None) -> Any:
     """``value`` (a column or a literal) cast to ``target`` (a :data:`CAST_TYPES` value), as
     DuckDB casts; a string that is no number or date fails (``strict``) or is NULL. To an
     integer, a ``decimal`` value's half rounds away from zero, a double's to even; to text,
-    an ``integer`` has no fraction (see :func:`frames.as_text`)."""
+    with the ``places`` of its SQL type (see :func:`text_places`)."""
     if _is_null(value) is True:
         return None
     if isinstance(value, str) and target in PARSED:  # a literal, as a column of one
@@ -751,7 +809,9 @@ def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = Fal
             return stamp.normalize() if target == "date" else stamp
         if target == "integer" and isinstance(value, float):
             return int(_half_away(value) if decimal else round(value))
-        return {"integer": int, "float64": float, "string": str, "boolean": bool}[target](value)
+        if target == "string":  # as a column's value is written
+            return frames.as_text(pd.Series([value]), places).iloc[0]
+        return {"integer": int, "float64": float, "boolean": bool}[target](value)
     if target in ("date", "timestamp"):
         stamps = frames.to_datetime(value).astype(DATE_DTYPE)
         return stamps.dt.floor("D") if target == "date" else stamps
@@ -761,7 +821,7 @@ def cast_value(value: Any, target: str, strict: bool = True, decimal: bool = Fal
             _half_away(value) if decimal else value.round())
         return rounded if rounded.isna().any() else rounded.astype("int64")
     if target == "string":
-        return frames.as_text(value, integer)
+        return frames.as_text(value, places)
     return value.astype(target)
 
 
@@ -981,10 +1041,9 @@ def _pad(node: exp.Pad, compile_node: Compile) -> Fn:
 
 
 def _text(node: exp.Expr, compile_node: Compile) -> Fn:
-    """``node`` as a column of text, as DuckDB casts it to VARCHAR (an integer without a
-    fraction, :func:`frames.as_text`)."""
-    inner, integer = compile_node(node), _is_integer(node)
-    return lambda part: frames.as_text(as_column(inner(part), part), integer)
+    """``node`` as a column of text, as DuckDB casts it to VARCHAR (:func:`text_places`)."""
+    inner, places = compile_node(node), text_places(node)
+    return lambda part: frames.as_text(as_column(inner(part), part), places)
 
 
 def _string_operand(node: exp.Expr, compile_node: Compile) -> Fn:

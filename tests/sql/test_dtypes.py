@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from compute.tables.dtypes import STRING_DTYPE, engine_dtypes
+from compute.tables.dtypes import STRING_DTYPE, engine_dtypes, exact_doubles
 
 TABLE = pa.table({
     "day": pa.array([dt.date(2024, 2, 29), None], pa.date32()),
@@ -53,3 +53,20 @@ def test_engine_dtypes_turns_na_strings_into_str():
     frame = dd.from_pandas(pd.DataFrame({"s": pd.Series(["x", None], dtype="string")}),
                            npartitions=1)
     assert engine_dtypes(frame).dtypes["s"] == STRING_DTYPE
+
+
+def test_decimals_become_the_doubles_nearest_them():
+    # Arrow's own cast makes 24710.35 24710.350000000002, which = 24710.35 does not find
+    rng = np.random.default_rng(7)
+    written = [decimal.Decimal(int(units)).scaleb(-2) for units in rng.integers(
+        -10**15, 10**15, 20_000)] + [decimal.Decimal("24710.35"), decimal.Decimal("0.07"), None]
+    for kind in (pa.decimal128(17, 2), pa.decimal128(38, 2), pa.decimal256(40, 2)):
+        values = pa.array(written, kind)
+        for array in (values, values.slice(5), pa.chunked_array([values[:7], values[7:]])):
+            got = exact_doubles(array)
+            want = [np.nan if v is None else float(v) for v in array.to_pylist()]
+            np.testing.assert_array_equal(got, want)
+    # unscaled integers beyond 2**53 are no exact doubles: read from their text
+    wide = pa.array([decimal.Decimal("123456789012345.678"),
+                     decimal.Decimal("-999999999999999.999")], pa.decimal128(18, 3))
+    assert exact_doubles(wide).tolist() == [float(v) for v in wide.to_pylist()]
