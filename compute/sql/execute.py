@@ -41,6 +41,7 @@ from compute.sql.translate import (
     compile_expression,
     compile_predicate,
     constant,
+    decimal_scale,
     evaluate,
     tokenized,
     true_rows,
@@ -586,8 +587,11 @@ class Planner:
         split = self._split(replace(relation, rows=groups))
         groupings = _groupings([*outputs, *order, *([having] if having is not None else [])],
                                keys)
-        pieces = [_aggregate_set(frame, [f"_g{i}" for i in s], list(key_fns), specs, split)
-                  for s in sets]
+        # DuckDB sums DECIMALs exactly: a sum of doubles is put back on the scale
+        scales = {label: _summed_scale(agg) for agg, label in found.items()
+                  if _summed_scale(agg) is not None}
+        pieces = [_aggregate_set(frame, [f"_g{i}" for i in s], list(key_fns), specs, split,
+                                 scales) for s in sets]
         if groupings:  # GROUPING(k, ...) is a constant of each grouping set
             pieces = [piece.assign(**{label: _grouping_bits(positions, s)
                                       for label, positions in groupings.values()})
@@ -655,7 +659,13 @@ class Planner:
             f"{label}_v" if f"{label}_v" in fns else None,
             extent if ordered or extent == "moving" else "partition",
             shift, f"{label}_d" if f"{label}_d" in fns else None, _buckets(function), reach)
-        return frame.map_partitions(task, meta=task(frame._meta)).drop(columns=list(fns))
+        frame = frame.map_partitions(task, meta=task(frame._meta)).drop(columns=list(fns))
+        scale = decimal_scale(function) if isinstance(function, exp.Sum) else None
+        if scale is None:
+            return frame
+        # a running sum of DECIMALs, exact to DuckDB, put back on the scale
+        return frame.assign(**{label: frame[label].map_partitions(
+            frames.on_scale, scale, meta=frame._meta[label])})
 
     def project(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered],
                 distinct: bool) -> tuple[Relation, list[tuple[str, bool, bool]]]:
@@ -1023,10 +1033,21 @@ class _SortTask(_Task):
         return part if self.limit is None else part.head(self.limit)
 
 
+def _summed_scale(agg: exp.Expr) -> int | None:
+    """The DECIMAL scale of what SUM ``agg`` adds up (of SUM(DISTINCT x), x's); None for
+    other aggregates and operands."""
+    if not isinstance(agg, exp.Sum):
+        return None
+    operand = agg.this
+    return decimal_scale(operand.expressions[0] if isinstance(operand, exp.Distinct)
+                         else operand)
+
+
 def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
-                   specs: list[tuple[str, str, str | None, bool]], split: int | bool
-                   ) -> dd.DataFrame:
-    """One grouping set: aggregates by ``keys``; the other group keys NULL."""
+                   specs: list[tuple[str, str, str | None, bool]], split: int | bool,
+                   scales: dict[str, int]) -> dd.DataFrame:
+    """One grouping set: aggregates by ``keys``; the other group keys NULL; the aggregates
+    of ``scales`` put on their DECIMAL scale (:func:`frames.on_scale`)."""
     grouped_frame = frame if keys else frame.assign(_k=0)
     by = keys or ["_k"]
     named: dict[str, tuple[str, str]] = {}  # result column: (operand, function)
@@ -1039,6 +1060,11 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
             named[label] = spec
         return known or label
 
+    def on_scale(label: str, column: dd.Series) -> dd.Series:
+        if label not in scales:
+            return column
+        return column.map_partitions(frames.on_scale, scales[label], meta=column._meta)
+
     sources, nonnull = {}, {}
     for label, how, operand, distinct in specs:
         if distinct or isinstance(how, holistic.Holistic):
@@ -1050,9 +1076,13 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
         named["_n"] = (by[0], "size")
     result = grouped_frame.groupby(by, dropna=False).agg(
         **named, split_out=split if keys else 1).reset_index()
-    copies = {label: result[source].where(result[nonnull[label]] > 0) if label in nonnull
-              else result[source] for label, source in sources.items()
-              if label != source or label in nonnull}
+
+    def finished(label: str, source: str) -> dd.Series:
+        value = on_scale(label, result[source])
+        return value.where(result[nonnull[label]] > 0) if label in nonnull else value
+
+    copies = {label: finished(label, source) for label, source in sources.items()
+              if label != source or label in nonnull or label in scales}
     if copies:
         result = result.assign(**copies)
     for label, how, operand, distinct in specs:
@@ -1061,7 +1091,8 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
             values = unique.groupby(by, dropna=False)[operand]
             # SUM of no non-NULL value is NULL
             reduced = values.sum(min_count=1) if how == "sum" else values.agg(how)
-            result = result.merge(reduced.rename(label).reset_index(), on=by, how="left")
+            result = result.merge(on_scale(label, reduced).rename(label).reset_index(), on=by,
+                                  how="left")
     wholes = [(label, operand, how) for label, how, operand, _ in specs
               if isinstance(how, holistic.Holistic)]
     if wholes:  # each group's rows brought together, once for all holistic aggregates

@@ -224,6 +224,16 @@ def as_text(column: Any, places: int | None) -> Any:
     return text.mask((units < 0).fillna(False), "-" + text)
 
 
+def on_scale(value: Any, scale: int) -> Any:
+    """``value``, a DECIMAL of ``scale`` held as a double some units in the last place off
+    (a product or a sum of doubles), as the double nearest the exact decimal: DuckDB computes
+    DECIMALs exactly, so ``price * 12 = price * 10 + price * 2`` holds there for every row."""
+    factor = 10.0 ** scale
+    if value is None or not is_column(value):
+        return None if value is None else round(value * factor) / factor
+    return (value * factor).round() / factor
+
+
 def to_numeric(column: Any) -> Any:
     """``column`` (strings) as numbers, NULL where a string is not a number."""
     return library(column).to_numeric(column, errors="coerce")

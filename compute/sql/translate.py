@@ -61,6 +61,8 @@ def _compiler(labels: Mapping[str, str]) -> Compile:
         if translate is None:
             raise unsupported(child, _construct(child))
         compiled = translate(child, compile_node)
+        if isinstance(child, _DECIMAL_ARITHMETIC):
+            compiled = _exact_decimal(child, compiled)
         # x NOT LIKE p and its kin are parsed as the positive form with ``negate``
         return _negated(compiled) if child.args.get("negate") else compiled
 
@@ -740,6 +742,21 @@ def decimal_scale(node: exp.Expr) -> int | None:
     return sum(known) if isinstance(node, exp.Mul) else max(known)
 
 
+def _exact_decimal(node: exp.Expr, compiled: Fn) -> Fn:
+    """``compiled`` arithmetic ``node`` put on its DECIMAL scale (:func:`frames.on_scale`)
+    where its value leaves DECIMAL arithmetic: compared, cast, output, aggregated or mixed
+    with a DOUBLE. Inside DECIMAL arithmetic the error left is far below a unit of the last
+    place, so only the outermost operation rounds."""
+    scale = decimal_scale(node)
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    if scale is None or (isinstance(parent, _DECIMAL_ARITHMETIC)
+                         and decimal_scale(parent) is not None):
+        return compiled
+    return lambda part: frames.on_scale(compiled(part), scale)
+
+
 def _branches(node: exp.Case | exp.If | exp.Coalesce | exp.Greatest | exp.Least
               ) -> list[exp.Expr | None]:
     """The values that a CASE, IF, COALESCE, GREATEST or LEAST may give."""
@@ -753,6 +770,7 @@ def _branches(node: exp.Case | exp.If | exp.Coalesce | exp.Greatest | exp.Least
 # Operators whose DECIMAL result has the larger of the operands' scales (a product's, their
 # sum); those that keep their one operand's
 _DECIMAL_OPERATORS = (exp.Add, exp.Sub, exp.Mul, exp.Mod)
+_DECIMAL_ARITHMETIC = (*_DECIMAL_OPERATORS, exp.Neg)
 _SCALE_KEEPING = (exp.Neg, exp.Abs, exp.Sum, exp.Min, exp.Max, exp.AnyValue, exp.Window,
                   exp.First, exp.Last, exp.FirstValue, exp.LastValue, exp.Lag, exp.Lead)
 
