@@ -582,7 +582,16 @@ def scalar_joins(expression: exp.Expr) -> exp.Expr:
         for item in select.expressions:
             for found in list(item.find_all(exp.Subquery)):
                 inner = found.this
-                if found.find_ancestor(exp.Select) is not select or not _own_aggregate(inner):
+                if found.find_ancestor(exp.Select) is not select:
+                    continue
+                grouped = None if aggregated or select.args.get("from_") is None \
+                    else _grouped_join(inner, select, next(names))
+                if grouped is not None:
+                    select.append("joins", grouped[0])
+                    found.replace(grouped[1])
+                    continue
+                _refuse_unequal_correlation(found, select)
+                if not _own_aggregate(inner):
                     continue
                 alias = next(names)
                 source = exp.Subquery(this=inner.copy(),
@@ -600,6 +609,72 @@ def scalar_joins(expression: exp.Expr) -> exp.Expr:
                     value = exp.Min(this=value)
                 found.replace(value)
     return expression
+
+
+def _grouped_join(inner: exp.Expr, outer: exp.Select, alias: str
+                  ) -> tuple[exp.Join, exp.Expr] | None:
+    """A correlated aggregate subquery in ``outer``'s SELECT list, tied to it only by
+    equalities AND-ed in its WHERE (``inner.k = outer.k``), wherever it stands in an
+    expression (``COALESCE((SELECT SUM(x) ... WHERE t.k = o.k), 0)``), as a LEFT JOIN of its
+    aggregate grouped by those columns, and the value to put in its place (a COUNT's 0 where
+    no row matches). None for other subqueries. sqlglot's unnesting takes only one that is
+    the whole SELECT item."""
+    if not isinstance(inner, exp.Select) or len(inner.expressions) != 1 or any(
+            inner.args.get(a) for a in ("group", "having", "limit", "offset", "qualify",
+                                        "with_", "distinct")):
+        return None
+    value = inner.expressions[0].unalias()
+    if not isinstance(value, exp.AggFunc) or value.find(exp.Window):
+        return None
+    local, outside = _sources(inner), _sources(outer)
+    keys, kept = [], []
+    for term in _terms(inner.args.get("where")):
+        if not {c.table for c in term.find_all(exp.Column)} - local:
+            kept.append(term)
+            continue
+        if not isinstance(term, exp.EQ):
+            return None
+        sides = [{c.table for c in side.find_all(exp.Column)}
+                 for side in (term.this, term.expression)]
+        for (mine, theirs), (own, other) in (((0, 1), (term.this, term.expression)),
+                                             ((1, 0), (term.expression, term.this))):
+            if sides[mine] and sides[mine] <= local and sides[theirs] \
+                    and sides[theirs] <= outside - local:
+                keys.append((own, other))
+                break
+        else:
+            return None
+    lifted = {id(c) for _, other in keys for c in other.find_all(exp.Column)}
+    if not keys or any(c.table not in local and id(c) not in lifted
+                       for c in inner.find_all(exp.Column)):
+        return None
+    derived = inner.copy()
+    derived.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    derived.set("expressions", [exp.alias_(value.copy(), "_v"), *(
+        exp.alias_(own.copy(), f"_k{i}") for i, (own, _) in enumerate(keys))])
+    derived.set("group", exp.Group(expressions=[own.copy() for own, _ in keys]))
+    join = exp.Join(this=exp.Subquery(this=derived, alias=exp.TableAlias(
+        this=exp.to_identifier(alias))), side="LEFT", on=exp.and_(*(
+            exp.EQ(this=exp.column(f"_k{i}", alias), expression=other.copy())
+            for i, (_, other) in enumerate(keys))))
+    found = exp.column("_v", alias)
+    if isinstance(value, (exp.Count, exp.CountIf)):  # counts no row as 0, not NULL
+        found = exp.Coalesce(this=found, expressions=[exp.Literal.number(0)])
+    return join, found
+
+
+def _refuse_unequal_correlation(found: exp.Subquery, outer: exp.Select) -> None:
+    """Refuse a subquery of a SELECT list tied to its query by a WHERE term other than an
+    equality: no unnesting takes it, and it would fail later naming a column."""
+    inner = found.this
+    if not isinstance(inner, exp.Select):
+        return
+    outside = _sources(outer) - _sources(inner)
+    for term in _terms(inner.args.get("where")):
+        if not isinstance(term, exp.EQ) and any(
+                c.table in outside for c in term.find_all(exp.Column)):
+            raise unsupported(term, "a subquery in the SELECT list tied to its query by a "
+                                    "condition other than an equality (write it as a join)")
 
 
 def _own_aggregate(query: exp.Expr) -> bool:

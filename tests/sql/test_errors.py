@@ -122,6 +122,9 @@ OTHER_REFUSALS = {
     "SELECT a FROM t x WHERE a NOT IN (SELECT a FROM t y WHERE y.b = x.b)":
         "NOT IN with a correlated subquery",
     "SELECT a FROM t WHERE a > 1 OR EXISTS (SELECT 1 FROM t)": "subquery",
+    # was refused naming x.a as 'neither grouped nor aggregated'
+    "SELECT a, (SELECT COUNT(*) FROM t y WHERE y.b = x.b AND y.a > x.a) FROM t x":
+        "a subquery in the SELECT list tied to its query by a condition other than an equality",
     "SELECT DATE_TRUNC('decade', CAST(b AS DATE)) FROM t": "DATE_TRUNC to decade",
     # a number is no date (the engine read it as nanoseconds since 1970: YEAR(a) was 1970)
     "SELECT DATE_TRUNC('week', a) FROM t": "of a BIGINT value: no number or boolean is a date",

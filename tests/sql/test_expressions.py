@@ -504,6 +504,13 @@ RELATIONAL = {
     "scalar_in_groups": "SELECT grp, COUNT(*) * 100.0 / (SELECT COUNT(*) FROM people) AS pct, "
                         "SUM(amount / (SELECT MAX(amount) FROM people)) AS s, "
                         "(SELECT MIN(cost) FROM visits) AS c FROM people GROUP BY ROLLUP (grp)",
+    # a correlated aggregate inside an expression of the SELECT list: refused before ('unknown
+    # column'; sqlglot's unnesting takes only one that is the whole item); a COUNT of no row 0
+    "correlated_in_expressions": "SELECT id, COALESCE((SELECT SUM(cost) FROM visits v WHERE "
+                                 "v.person = p.id AND v.cost > 1), 0) AS paid, (SELECT COUNT(*) "
+                                 "FROM visits v WHERE v.person = p.id) * 2 AS twice, CASE WHEN "
+                                 "(SELECT MAX(day) FROM visits v WHERE p.id = v.person) > DATE "
+                                 "'2024-01-04' THEN 'late' ELSE 'early' END AS seen FROM people p",
     "scalar_in_global": "SELECT COUNT(*) * 1.0 / (SELECT COUNT(*) FROM visits) AS per_visit "
                         "FROM people",
     # (a, b) IN (subquery): a semi join on both; a NULL in either matches nothing
