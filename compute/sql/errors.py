@@ -1,4 +1,5 @@
-"""The one error of :mod:`compute.sql`: a query that cannot be planned."""
+"""The errors of :mod:`compute.sql`: a query that cannot be planned (:class:`SqlError`), and
+data that a query cannot compute (:class:`ConversionError`, :class:`SeveralRowsError`)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,8 @@ def _excerpt(node: exp.Expr) -> str:
 class ConversionError(ValueError):
     """A string the query casts is no value of the type (``CAST('x' AS INTEGER)``): an error
     in the data, raised while computing, naming the value and the type."""
+
+
+class SeveralRowsError(ValueError):
+    """A scalar subquery gave several rows for a row of its query (a lookup of a key held
+    twice): an error in the data, raised while computing, as DuckDB raises it."""

@@ -24,7 +24,7 @@ from sqlglot.transforms import eliminate_qualify
 from compute.sql.errors import SqlError, position, unsupported
 from compute.sql.functions import FUNCTIONS
 from compute.sql.source import TableSource
-from compute.sql.translate import CAST_TYPES, cast_value
+from compute.sql.translate import CAST_TYPES, cast_value, only_value
 
 DIALECT = "duckdb"
 NULL_AWARE = "_notin_"
@@ -107,10 +107,23 @@ def check(tree: exp.Expr) -> None:
             raise unsupported(node, node.key.upper())
         if isinstance(node, exp.Anonymous) and node.name.lower() not in FUNCTIONS:
             raise unsupported(node, f"unknown function {node.name}")
-        if _is_scalar_subquery(node) and not _one_row(node.this):
+        if _is_scalar_subquery(node) and not _one_row(node.this) and not _in_select_list(node):
             # sqlglot would unnest it into a join, repeating rows instead of failing
-            raise unsupported(node, "scalar subquery that may return more than one row "
-                                    "(aggregate it, or LIMIT 1)")
+            raise _several_rows(node)
+
+
+def _several_rows(node: exp.Subquery) -> SqlError:
+    return unsupported(node, "scalar subquery that may return more than one row "
+                             "(aggregate it, or LIMIT 1)")
+
+
+def _in_select_list(node: exp.Subquery) -> bool:
+    """Whether ``node`` stands in an item of its query's SELECT list, where
+    :func:`scalar_joins` takes a lookup tied to the query by equalities, or refuses it."""
+    child, parent = node, node.parent
+    while parent is not None and not isinstance(parent, exp.Select):
+        child, parent = parent, parent.parent
+    return parent is not None and child.arg_key == "expressions"
 
 
 def desugared(tree: exp.Expr) -> exp.Expr:
@@ -591,6 +604,8 @@ def scalar_joins(expression: exp.Expr) -> exp.Expr:
                     found.replace(grouped[1])
                     continue
                 _refuse_unequal_correlation(found, select)
+                if not _one_row(inner):  # a lookup that the join above did not take
+                    raise _several_rows(found)
                 if not _own_aggregate(inner):
                     continue
                 alias = next(names)
@@ -613,18 +628,20 @@ def scalar_joins(expression: exp.Expr) -> exp.Expr:
 
 def _grouped_join(inner: exp.Expr, outer: exp.Select, alias: str
                   ) -> tuple[exp.Join, exp.Expr] | None:
-    """A correlated aggregate subquery in ``outer``'s SELECT list, tied to it only by
-    equalities AND-ed in its WHERE (``inner.k = outer.k``), wherever it stands in an
-    expression (``COALESCE((SELECT SUM(x) ... WHERE t.k = o.k), 0)``), as a LEFT JOIN of its
-    aggregate grouped by those columns, and the value to put in its place (a COUNT's 0 where
-    no row matches). None for other subqueries. sqlglot's unnesting takes only one that is
-    the whole SELECT item."""
+    """A correlated subquery in ``outer``'s SELECT list, tied to it only by equalities
+    AND-ed in its WHERE (``inner.k = outer.k``), wherever it stands in an expression
+    (``COALESCE((SELECT SUM(x) ... WHERE t.k = o.k), 0)``), as a LEFT JOIN of its value
+    grouped by those columns, and the value to put in its place: an aggregate's (a COUNT's
+    0 where no row matches), or a lookup's one value (``translate.only_value``: DuckDB's error
+    where several rows give one). None for other subqueries. sqlglot's unnesting takes only
+    one that is the whole SELECT item, and a lookup's several rows as their MAX."""
     if not isinstance(inner, exp.Select) or len(inner.expressions) != 1 or any(
             inner.args.get(a) for a in ("group", "having", "limit", "offset", "qualify",
                                         "with_", "distinct")):
         return None
     value = inner.expressions[0].unalias()
-    if not isinstance(value, exp.AggFunc) or value.find(exp.Window):
+    lookup = not _one_row(inner)  # its rows' one value, or DuckDB's error where several
+    if not (lookup or isinstance(value, exp.AggFunc)) or value.find(exp.Window):
         return None
     local, outside = _sources(inner), _sources(outer)
     keys, kept = [], []
@@ -650,17 +667,22 @@ def _grouped_join(inner: exp.Expr, outer: exp.Select, alias: str
         return None
     derived = inner.copy()
     derived.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
-    derived.set("expressions", [exp.alias_(value.copy(), "_v"), *(
+    values = [exp.Min(this=value.copy()), exp.Count(this=exp.Star())] if lookup \
+        else [value.copy()]
+    derived.set("expressions", [*(exp.alias_(v, f"_v{i}") for i, v in enumerate(values)), *(
         exp.alias_(own.copy(), f"_k{i}") for i, (own, _) in enumerate(keys))])
     derived.set("group", exp.Group(expressions=[own.copy() for own, _ in keys]))
     join = exp.Join(this=exp.Subquery(this=derived, alias=exp.TableAlias(
         this=exp.to_identifier(alias))), side="LEFT", on=exp.and_(*(
             exp.EQ(this=exp.column(f"_k{i}", alias), expression=other.copy())
             for i, (_, other) in enumerate(keys))))
-    found = exp.column("_v", alias)
-    if isinstance(value, (exp.Count, exp.CountIf)):  # counts no row as 0, not NULL
+    found = exp.column("_v0", alias)
+    if lookup:
+        found = only_value(found, exp.column("_v1", alias))
+    elif isinstance(value, (exp.Count, exp.CountIf)):  # counts no row as 0, not NULL
         found = exp.Coalesce(this=found, expressions=[exp.Literal.number(0)])
     return join, found
+
 
 
 def _refuse_unequal_correlation(found: exp.Subquery, outer: exp.Select) -> None:

@@ -27,7 +27,13 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from compute.sql import frames
-from compute.sql.errors import ConversionError, SqlError, position, unsupported
+from compute.sql.errors import (
+    ConversionError,
+    SeveralRowsError,
+    SqlError,
+    position,
+    unsupported,
+)
 from compute.sql.frames import is_column
 from compute.sql.functions import FUNCTIONS
 from compute.tables.dtypes import DATE_DTYPE, STRING_DTYPE
@@ -55,6 +61,8 @@ def _compiler(labels: Mapping[str, str]) -> Compile:
         if isinstance(child, exp.Column):
             return _column(child, labels)
         translate = TRANSFORMS.get(type(child))
+        if isinstance(child, exp.Anonymous) and child.name == ONLY_VALUE:
+            translate = _only_value
         if translate is None and isinstance(child, exp.Func) and not isinstance(
                 child, (exp.AggFunc, exp.Exists)):
             return _hub_function(child, compile_node)
@@ -1339,6 +1347,31 @@ COMPARISONS: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
     exp.LT: operator.lt,
     exp.LTE: operator.le,
 }
+
+# ONLY_VALUE(value, rows): the value of a lookup subquery for a row of its query, and how
+# many rows gave it, as rewrite.scalar_joins plans it; no query may name it (rewrite.check)
+ONLY_VALUE = "__only_value"
+
+
+def only_value(value: exp.Expr, rows: exp.Expr) -> exp.Anonymous:
+    """The value of a lookup subquery, ``value``, where ``rows`` rows gave it: DuckDB's
+    error where they are several."""
+    return exp.Anonymous(this=ONLY_VALUE, expressions=[value, rows])
+
+
+def _only_value(node: exp.Anonymous, compile_node: Compile) -> Fn:
+    value, rows = (compile_node(e) for e in node.expressions)
+
+    def run(part: pd.DataFrame) -> Any:
+        counts = rows(part)
+        if is_column(counts) and bool((counts > 1).any()):
+            raise SeveralRowsError("more than one row returned by a subquery used as an "
+                                   "expression (a scalar subquery gives one row at most; "
+                                   "aggregate it, or LIMIT 1)")
+        return value(part)
+
+    return run
+
 
 TRANSFORMS: dict[type[exp.Expr], Callable[[Any, Compile], Fn]] = {
     exp.Literal: _literal,

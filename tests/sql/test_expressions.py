@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 import compute.sql
-from compute.sql.errors import ConversionError, SqlError
+from compute.sql.errors import ConversionError, SeveralRowsError, SqlError
 from tests.sql.conftest import ParquetSource, assert_same, duckdb_over, write_table
 
 
@@ -511,6 +511,10 @@ RELATIONAL = {
                                  "FROM visits v WHERE v.person = p.id) * 2 AS twice, CASE WHEN "
                                  "(SELECT MAX(day) FROM visits v WHERE p.id = v.person) > DATE "
                                  "'2024-01-04' THEN 'late' ELSE 'early' END AS seen FROM people p",
+    # a lookup by equalities: its one value, NULL where no row matches (refused before)
+    "correlated_lookup": "SELECT v.day, (SELECT name FROM people p WHERE p.id = v.person) AS who, "
+                         "COALESCE((SELECT grp FROM people p WHERE p.id = v.person AND p.amount "
+                         "> 20), '-') || '!' AS g FROM visits v",
     "scalar_in_global": "SELECT COUNT(*) * 1.0 / (SELECT COUNT(*) FROM visits) AS per_visit "
                         "FROM people",
     # (a, b) IN (subquery): a semi join on both; a NULL in either matches nothing
@@ -771,6 +775,19 @@ def test_order_by_mixes_nulls_first_and_last(small):
 def test_scalar_subquery_of_several_rows_is_refused(small):
     with pytest.raises(compute.sql.SqlError, match="more than one row"):
         compute.sql.plan(small[0], "SELECT id FROM people WHERE id = (SELECT person FROM visits)")
+
+
+def test_a_lookup_that_finds_several_rows_fails_as_in_duckdb(small):
+    # persons 1 and 4 have several visits: DuckDB raises 'More than one row returned by a
+    # subquery'
+    query = "SELECT id, (SELECT cost FROM visits v WHERE v.person = p.id) AS c FROM people p"
+    with pytest.raises(Exception, match="More than one row"):
+        small[1].execute(query)
+    with dask.config.set(scheduler="sync"), pytest.raises(SeveralRowsError,
+                                                          match="more than one row"):
+        compute.sql.plan(small[0], query).frame.compute()
+    # people with one visit or none: no error
+    check(small, query + " WHERE id NOT IN (1, 4)")
 
 
 SMALL_LEFT_SEMI = {
