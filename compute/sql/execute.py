@@ -35,6 +35,7 @@ from compute.sql.hashjoin import broadcast_join
 from compute.sql.rewrite import NULL_AWARE
 from compute.sql.source import Filter, TableSource
 from compute.sql.translate import (
+    IDENTITY,
     Fn,
     as_column,
     column_key,
@@ -56,6 +57,10 @@ PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
     "legal_rep_id": (kernels.pack_resident_id, None),
     "uscc": (kernels.pack_uscc, ("high", "low")),
 }
+# The SQL function giving each identifier element's normalised value, which its packing
+# reads alike: a correlated subquery's groups are of that value (rewrite.identity_groups)
+NORMALISERS = {"resident_id": "normalise_resident_id", "legal_rep_id": "normalise_resident_id",
+               "uscc": "normalise_uscc"}
 # Reduced in the windows of :class:`_WindowTask` too (a running quantile is not)
 WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 AGGREGATES = (*WINDOW_AGGREGATES, *holistic.FUNCTIONS)
@@ -551,7 +556,8 @@ class Planner:
             for agg in _aggregates(expression):
                 found.setdefault(agg, f"_a{len(found)}")
         labels = relation.labels()
-        key_fns = {f"_g{i}": compile_expression(k, labels) for i, k in enumerate(keys)}
+        computed = [_group_key(k, relation) for k in keys]
+        key_fns = {f"_g{i}": compile_expression(k, labels) for i, (k, _) in enumerate(computed)}
         operands: dict[exp.Expr, str] = {}  # one column per operand: SUM(x), AVG(x) share x
 
         def operand_label(operand: exp.Expr) -> str:
@@ -604,7 +610,7 @@ class Planner:
         rewrite = _aggregated(keys, {**found, **{node: label
                                                  for node, (label, _) in groupings.items()}})
         aggregated = relation.selected(
-            result, groups, [exp.alias_(k, f"_g{i}") for i, k in enumerate(keys)])
+            result, groups, [exp.alias_(kept, f"_g{i}") for i, (_, kept) in enumerate(computed)])
         return (aggregated, [rewrite(e) for e in outputs],
                 [rewrite(o) for o in order], rewrite(having) if having is not None else None)
 
@@ -1031,6 +1037,20 @@ class _SortTask(_Task):
             part = frames.sort_stable(part, label, ascending,
                                       "first" if nulls_first else "last")
         return part if self.limit is None else part.head(self.limit)
+
+
+def _group_key(key: exp.Expr, relation: Relation) -> tuple[exp.Expr, exp.Expr]:
+    """What computes group key ``key``, and the expression whose facts (its data element)
+    the key's column keeps. An ``IDENTITY(column)`` key (``rewrite.identity_groups``) is its
+    column, by its normalised value where it holds an identifier: the value its join packs."""
+    if not (isinstance(key, exp.Anonymous) and key.name == IDENTITY):
+        return key, key
+    column = key.expressions[0]
+    normaliser = NORMALISERS.get(relation.elements.get(column_key(column), "")) \
+        if isinstance(column, exp.Column) else None
+    if normaliser is None:
+        return column, column
+    return exp.Anonymous(this=normaliser, expressions=[column.copy()]), column
 
 
 def _summed_scale(agg: exp.Expr) -> int | None:

@@ -41,6 +41,13 @@ def normalise_resident_id(ids: Any) -> Any:
     return kernels.normalise_resident_id(ids)
 
 
+def normalise_uscc(codes: Any) -> Any:
+    """The Unified Social Credit Code as the jobs match it (kernels.normalise_uscc): white
+    space removed and letters upper-cased, full-width ones read as ASCII; an invalid code
+    is still normalised (test it with valid_uscc), NULL stays NULL."""
+    return kernels.normalise_uscc(codes)
+
+
 def id_province(ids: Any) -> Any:
     """The province code (PP0000) of an ID's first two characters; NULL unless both are
     ASCII digits (as integrity's by_province counts)."""
@@ -99,6 +106,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "province_of": province_of,
     "prefecture_of": prefecture_of,
     "normalise_resident_id": normalise_resident_id,
+    "normalise_uscc": normalise_uscc,
     "id_province": id_province,
     "age_at": age_at,
     "month_index": month_index,

@@ -12,6 +12,7 @@ NULL (so false) for every row once the subquery yields a NULL, and the executor 
 from __future__ import annotations
 
 import itertools
+import re
 
 import pyarrow as pa
 import sqlglot
@@ -24,7 +25,7 @@ from sqlglot.transforms import eliminate_qualify
 from compute.sql.errors import SqlError, position, unsupported
 from compute.sql.functions import FUNCTIONS
 from compute.sql.source import TableSource
-from compute.sql.translate import CAST_TYPES, cast_value, only_value
+from compute.sql.translate import CAST_TYPES, cast_value, identity, only_value
 
 DIALECT = "duckdb"
 NULL_AWARE = "_notin_"
@@ -497,6 +498,8 @@ def optimise(tree: exp.Expr, source: TableSource) -> exp.Expr:
         if rule is unnest_subqueries:
             rules += [semi_joins, scalar_joins]
         rules.append(rule)
+        if rule is unnest_subqueries:
+            rules.append(identity_groups)
     try:
         return optimizer.optimize(tree, schema=schema, dialect=DIALECT, rules=rules)
     except sqlglot.errors.OptimizeError as error:
@@ -683,6 +686,33 @@ def _grouped_join(inner: exp.Expr, outer: exp.Select, alias: str
         found = exp.Coalesce(this=found, expressions=[exp.Literal.number(0)])
     return join, found
 
+
+
+def identity_groups(expression: exp.Expr) -> exp.Expr:
+    """The group keys of the subqueries that unnesting made LEFT JOINs of (sqlglot's
+    ``_u_<n>``, :func:`scalar_joins`' ``_scalar_<n>``) grouped by identity
+    (``translate.identity``): the join matches an identifier column by its normalised value,
+    so grouping by the value as held gave an outer row one match per way of writing its ID
+    (a resident written twice was counted, and listed, twice)."""
+    for join in list(expression.find_all(exp.Join)):
+        derived = join.this
+        if not (isinstance(derived, exp.Subquery) and join.side == "LEFT"
+                and _UNNESTED.match(derived.alias_or_name)
+                and isinstance(derived.this, exp.Select)
+                and derived.this.args.get("group") is not None):
+            continue
+        group = derived.this.args["group"]
+        columns = {key for key in group.expressions if isinstance(key, exp.Column)}
+        for key in list(group.expressions):
+            if key in columns:
+                key.replace(identity(key.copy()))
+        for item in derived.this.expressions:
+            if item.unalias() in columns:
+                item.unalias().replace(identity(item.unalias().copy()))
+    return expression
+
+
+_UNNESTED = re.compile(r"^_(u|scalar)_\d+$")
 
 
 def _refuse_unequal_correlation(found: exp.Subquery, outer: exp.Select) -> None:

@@ -1353,6 +1353,17 @@ COMPARISONS: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
 ONLY_VALUE = "__only_value"
 
 
+# IDENTITY(column): a GROUP BY key that a correlated subquery's join matches, grouped by the
+# identity of the identifier it holds (its normalised value) where it holds one; as
+# rewrite.identity_groups and the planner's aggregate read it; no query may name it
+IDENTITY = "__identity"
+
+
+def identity(column: exp.Expr) -> exp.Anonymous:
+    """``column`` as a group key matched by the identifier rule (see :data:`IDENTITY`)."""
+    return exp.Anonymous(this=IDENTITY, expressions=[column])
+
+
 def only_value(value: exp.Expr, rows: exp.Expr) -> exp.Anonymous:
     """The value of a lookup subquery, ``value``, where ``rows`` rows gave it: DuckDB's
     error where they are several."""

@@ -53,6 +53,10 @@ def hub(tmp_path_factory):
     write_table(root, "benefits", pd.DataFrame({
         "holder": held, "amount": [float(10 * (i + 1)) for i in range(len(held))],
         "other": [VALID[2]] * len(held)}))
+    # one person's ID written two ways, as two departments' exports hold it
+    write_table(root, "payments", pd.DataFrame({
+        "holder": [VALID[1], f"  {VALID[1]} ", VALID[2], INVALID[0], None],
+        "amount": [1.0, 2.0, 4.0, 8.0, 16.0]}))
     write_table(root, "firms", pd.DataFrame({"uscc": USCC, "legal_rep_id": VALID}))
     # the same firms as another department holds them: lower case, padded, repeated; the
     # invalid codes spelled exactly as the firms table has them
@@ -60,6 +64,7 @@ def hub(tmp_path_factory):
         "holder_code": [USCC[0].lower(), f" {USCC[1]} ", USCC[1], USCC[2], USCC[3], None],
         "licence": [f"L{i}" for i in range(6)]}))
     elements = {("registry", "证件号码"): "resident_id", ("benefits", "holder"): "resident_id",
+                ("payments", "holder"): "resident_id",
                 ("firms", "uscc"): "uscc", ("firms", "legal_rep_id"): "legal_rep_id",
                 ("licences", "holder_code"): "uscc"}
     duck = duckdb_over(root)
@@ -121,6 +126,25 @@ def test_not_in_takes_an_invalid_identifier_for_no_match_and_not_for_null(hub, s
     with dask.config.set({"govgrid.sql.join": strategy}):
         assert run(hub[0], 'SELECT name FROM registry WHERE "证件号码" NOT IN '
                            "(SELECT holder FROM benefits)").empty  # it holds a NULL
+
+
+@pytest.mark.parametrize("strategy", ["broadcast", "shuffle"])
+def test_a_correlated_subquery_counts_each_person_once_however_the_id_is_written(hub,
+                                                                                 strategy):
+    # payments holds VALID[1] as written and padded: grouped by the IDs as written, its
+    # registry row matched both groups and was listed twice, each time counting one
+    match = 'p.holder = r."证件号码"'
+    oracle_match = ('trim(p.holder) = r."证件号码" AND r."证件号码" IN '
+                    "(SELECT id FROM valid_ids)")
+    query = ("SELECT r.name, (SELECT COUNT(*) FROM payments p WHERE {m}) AS n, "
+             "COALESCE((SELECT SUM(amount) FROM payments p WHERE {m}), 0) AS paid "
+             "FROM registry r")
+    got = run_as_oracle(hub, query.format(m=match), query.format(m=oracle_match), strategy)
+    assert got.loc[got["name"] == "p1", "paid"].tolist() == [3.0]  # once, both payments
+    # the same subquery in a WHERE clause (sqlglot's unnesting)
+    where = "SELECT r.name FROM registry r WHERE (SELECT COUNT(*) FROM payments p WHERE {m}) > 0"
+    got = run_as_oracle(hub, where.format(m=match), where.format(m=oracle_match), strategy)
+    assert sorted(got["name"]) == ["p1", "p2"]
 
 
 def test_a_uscc_kernel_runs_once_per_partition_for_both_keys(hub, monkeypatch):
