@@ -9,6 +9,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -133,6 +134,28 @@ def test_divide_is_double_precision_for_integers(backend):
     assert values(frames.true_divide(backend(pd.Series(a, index=INDEX)), 2)) == [
         x / 2 for x in a]
     assert frames.true_divide(7, 2) == 3.5
+
+
+# DECIMALs as engines hold them: doubles, some a unit in the last place off the decimal
+MONEY = [205654.3, -0.07, 3.0, None, -205.6543, 0.0, 24710.350000000002, 0.30000000000000004,
+         -1.0000000000000002]
+
+
+def test_decimals_are_put_on_their_scale(backend):
+    got = frames.on_scale(backend(pd.Series(MONEY, index=INDEX)), 2)
+    expected = [None if v is None else float(round(Decimal(v), 2)) for v in MONEY]
+    assert_column(got, expected)
+    assert frames.on_scale(0.1 + 0.2, 1) == 0.3 and frames.on_scale(None, 2) is None
+
+
+@pytest.mark.parametrize("places", [0, 2, 5])
+def test_decimals_integers_and_booleans_are_written_as_duckdb_writes_them(backend, places):
+    money = backend(pd.Series(MONEY, index=INDEX))
+    # + 0 makes a negative zero positive: DuckDB writes no -0.00
+    expected = [None if v is None else f"{round(Decimal(v), places) + 0:f}" for v in MONEY]
+    assert_column(frames.as_text(money, places), expected)
+    flags = backend(pd.Series([True, False, None, True], index=INDEX[:4], dtype="boolean"))
+    assert_column(frames.as_text(flags, None), ["true", "false", None, "true"], INDEX[:4])
 
 
 def _remainder(a: float | None, b: float | None) -> float | None:
