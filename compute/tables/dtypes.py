@@ -5,7 +5,9 @@
 - decimal128 / decimal256: ``float64``, the double nearest each value (:func:`exact_doubles`);
 - timestamps: ``datetime64[unit]``, time-zone aware where the stored type has a zone.
 
-Everything else is left as read. cuDF reads these types natively, so its meta needs nothing.
+Everything else is left as read. cuDF reads strings, dates and timestamps in these dtypes
+already; its decimal dtypes are cast to float64 on the device (libcudf converts a decimal to
+the nearest double).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def engine_dtypes(frame: dd.DataFrame) -> dd.DataFrame:
             direct[name] = pd.DatetimeTZDtype(unit, arrow.tz) if arrow.tz else f"datetime64[{unit}]"
         elif _is_string(arrow) or (isinstance(dtype, pd.StringDtype) and dtype != STRING_DTYPE):
             direct[name] = STRING_DTYPE
+        elif arrow is None and hasattr(dtype, "precision") and hasattr(dtype, "scale"):
+            direct[name] = "float64"  # cuDF's Decimal32Dtype, Decimal64Dtype, Decimal128Dtype
     if decimals:
         frame = frame.map_partitions(_decimals_as_doubles, decimals, meta=_decimals_as_doubles(
             frame._meta, decimals))

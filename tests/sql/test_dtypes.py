@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 
+import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from compute.tables.dtypes import STRING_DTYPE, engine_dtypes, exact_doubles
 
@@ -70,3 +72,15 @@ def test_decimals_become_the_doubles_nearest_them():
     wide = pa.array([decimal.Decimal("123456789012345.678"),
                      decimal.Decimal("-999999999999999.999")], pa.decimal128(18, 3))
     assert exact_doubles(wide).tolist() == [float(v) for v in wide.to_pylist()]
+
+
+@pytest.mark.gpu
+def test_engine_dtypes_makes_cudf_decimals_the_doubles_nearest_them(tmp_path):
+    pytest.importorskip("dask_cudf")
+    price = pa.array([decimal.Decimal("24710.35"), None], pa.decimal128(15, 2))
+    pq.write_table(pa.table({"price": price}), tmp_path / "m.parquet")
+    with dask.config.set({"dataframe.backend": "cudf"}):
+        frame = engine_dtypes(dd.read_parquet(str(tmp_path / "m.parquet")))
+    assert frame.dtypes["price"] == np.dtype("float64")
+    got = frame.compute().to_pandas()["price"]
+    assert got.tolist()[0] == 24710.35 and np.isnan(got[1])
