@@ -759,6 +759,10 @@ _FRAMES = {
     "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW": "rows",
     "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING": "partition",
     "RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING": "partition",
+    # from the row (or its first peer) to the window partition's end: the running frames
+    # above, over the rows in reverse
+    "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING": "rows after",
+    "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING": "peers after",
 }
 
 
@@ -932,8 +936,11 @@ class _WindowTask(_Task):
             values = (position.groupby(peers).transform("max") - start + 1) / size
         elif self.function == "ntile":
             values = _ntile(position - start, size, self.buckets)
-        elif self.function == "first_value":  # the frames here all start at the first row
-            values = _at(part[self.value], start)
+        elif self.function == "first_value":  # at the frame's first row: the window
+            # partition's first, or this row, or its first peer
+            first = start if not self.extent.endswith(" after") else position \
+                if self.extent == "rows after" else position.groupby(peers).transform("min")
+            values = _at(part[self.value], first)
         elif self.function == "last_value":  # at the frame's last row: this one, its last
             # peer, or the window partition's last
             last = position if self.extent == "rows" else position.groupby(
@@ -953,6 +960,11 @@ class _WindowTask(_Task):
 
     def _aggregate(self, part: pd.DataFrame, groups: pd.Series, peers: pd.Series) -> pd.Series:
         value = part[self.value] if self.value else constant(1, part)
+        if self.extent.endswith(" after"):  # the running aggregate of the rows in reverse
+            backwards = slice(None, None, -1)
+            return self._running(value.iloc[backwards], groups.iloc[backwards],
+                                 peers.iloc[backwards], self.extent == "rows after"
+                                 ).iloc[backwards]
         if self.extent == "moving":
             return self._moving(value, groups)
         if self.extent == "partition":
@@ -961,10 +973,15 @@ class _WindowTask(_Task):
             # SUM of no non-NULL value is NULL. (cuDF's groupby has no "any": max instead.)
             return result if self.function != "sum" else result.where(
                 value.notna().astype("int64").groupby(groups).transform("max") > 0)
+        return self._running(value, groups, peers, self.extent == "rows")
+
+    def _running(self, value: pd.Series, groups: pd.Series, peers: pd.Series, rows: bool
+                 ) -> pd.Series:
+        """The aggregate of each row's window partition up to it (``rows``), or up to its
+        last peer, in the order of ``value``."""
         counts = value.notna().astype("int64").groupby(groups).cumsum()
-        if self.function in ("count", "count_star"):
-            running = counts if self.function == "count" else \
-                constant(1, part).groupby(groups).cumsum()
+        if self.function in ("count", "count_star"):  # COUNT(*)'s value is 1 on every row
+            running = counts
         elif self.function in ("sum", "mean"):
             total = value.fillna(0).groupby(groups).cumsum().where(counts > 0)
             running = total if self.function == "sum" else total / counts
@@ -972,7 +989,7 @@ class _WindowTask(_Task):
             # a running MIN/MAX keeps its value over NULL rows (pandas would give NaN there)
             running = getattr(value.groupby(groups), f"cum{self.function}")().groupby(
                 groups).ffill()
-        if self.extent == "rows":
+        if rows:
             return running
         # RANGE ... CURRENT ROW: peers (equal ORDER BY values) share the last peer's value
         return running.groupby(peers).transform("last")

@@ -460,6 +460,18 @@ RELATIONAL = {
                          "(PARTITION BY grp ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND "
                          "UNBOUNDED FOLLOWING) AS lw, LAST_VALUE(score) OVER (ORDER BY id ROWS "
                          "BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS lr FROM people",
+    # from the row (or its first peer) to the end: refused before; NULLs skipped
+    "window_to_the_end": "SELECT id, SUM(amount) OVER (PARTITION BY grp ORDER BY id ROWS BETWEEN "
+                         "CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest, COUNT(score) OVER (ORDER "
+                         "BY city RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS c, "
+                         "MIN(score) OVER (PARTITION BY grp ORDER BY id ROWS BETWEEN CURRENT ROW "
+                         "AND UNBOUNDED FOLLOWING) AS lo, AVG(score) OVER (ORDER BY id ROWS "
+                         "BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS a, MAX(born) OVER "
+                         "(ORDER BY city RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS hi, "
+                         "FIRST_VALUE(name) OVER (PARTITION BY grp ORDER BY id ROWS BETWEEN "
+                         "CURRENT ROW AND UNBOUNDED FOLLOWING) AS f, LAST_VALUE(id) OVER "
+                         "(PARTITION BY city ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED "
+                         "FOLLOWING) AS l FROM people",
     # moving frames: rows before and after the current one, NULLs skipped, NULL over none
     "window_moving": "SELECT id, AVG(score) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND "
                      "CURRENT ROW) AS a, SUM(score) OVER (PARTITION BY grp ORDER BY id ROWS "
