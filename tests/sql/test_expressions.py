@@ -203,34 +203,34 @@ EXPRESSIONS = {
                 "ROUND(amount * 1.0, -2) AS f, ROUND(2.5) AS g, ROUND(NULL) AS h FROM people",
     # Arrow's cast of a DECIMAL to a double is a unit in the last place off for 24710.35 and
     # 27389.76: these found nothing
-    "equal": "SELECT id FROM money WHERE price = 24710.35 OR price IN (27389.76, -0.07)",
-    "between": "SELECT id FROM money WHERE price BETWEEN 0.07 AND 24710.35",
-    "joined": "SELECT a.id, b.id AS other FROM money a JOIN money b ON a.price = b.price * 1.0 "
-              "AND a.id <> b.id",
+    "money_equal": "SELECT id FROM money WHERE price = 24710.35 OR price IN (27389.76, -0.07)",
+    "money_between": "SELECT id FROM money WHERE price BETWEEN 0.07 AND 24710.35",
+    "money_joined": "SELECT a.id, b.id AS other FROM money a JOIN money b "
+                    "ON a.price = b.price * 1.0 AND a.id <> b.id",
     # as text a DECIMAL keeps its scale: a product's is the sum of the operands', ROUND(x, n)'s
     # n, FLOOR's 0; a quotient and anything with a DOUBLE in it is a DOUBLE
-    "text": "SELECT id, CAST(price AS VARCHAR) AS p, 'x' || rate AS r, "
-            "CAST(price * rate AS VARCHAR) AS pr, CAST(price * (1 - rate) AS VARCHAR) AS net, "
-            "CAST(price + rate AS VARCHAR) AS s, CAST(-rate AS VARCHAR) AS n, "
-            "CAST(price / 2 AS VARCHAR) AS half, CAST(ROUND(price, 1) AS VARCHAR) AS r1, "
-            "CAST(ROUND(price, -2) AS VARCHAR) AS r2, CAST(FLOOR(rate) AS VARCHAR) AS f, "
-            "CAST(rate * 1e0 AS VARCHAR) AS d, CAST(price * id AS VARCHAR) AS i, "
-            "CAST(COALESCE(rate, 0.5) AS VARCHAR) AS c, CAST(1.50 AS VARCHAR) AS lit, "
-            "CONCAT_WS('|', price, 2.5e0) AS w FROM money",
+    "money_text": "SELECT id, CAST(price AS VARCHAR) AS p, 'x' || rate AS r, "
+                  "CAST(price * rate AS VARCHAR) AS pr, CAST(price * (1 - rate) AS VARCHAR) AS "
+                  "net, CAST(price + rate AS VARCHAR) AS s, CAST(-rate AS VARCHAR) AS n, "
+                  "CAST(price / 2 AS VARCHAR) AS half, CAST(ROUND(price, 1) AS VARCHAR) AS r1, "
+                  "CAST(ROUND(price, -2) AS VARCHAR) AS r2, CAST(FLOOR(rate) AS VARCHAR) AS f, "
+                  "CAST(rate * 1e0 AS VARCHAR) AS d, CAST(price * id AS VARCHAR) AS i, "
+                  "CAST(COALESCE(rate, 0.5) AS VARCHAR) AS c, CAST(1.50 AS VARCHAR) AS lit, "
+                  "CONCAT_WS('|', price, 2.5e0) AS w FROM money",
     # DuckDB computes DECIMALs exactly; as doubles, price * 12 and price * 10 + price * 2
     # differed in the last place for about half the rows of TPC-H's lineitem
-    "exact_arithmetic": "SELECT a.id, a.price * 12 = a.price * 10 + a.price * 2 AS m, "
-                        "a.price * (1 - a.rate) = a.price - a.price * a.rate AS d, "
-                        "-a.price * 3 = -(a.price + a.price + a.price) AS n, "
-                        "a.price * 3 > b.price * 3 AS c FROM money a JOIN money b "
-                        "ON a.id = b.id % 8 + 1",
+    "money_exact_arithmetic": "SELECT a.id, a.price * 12 = a.price * 10 + a.price * 2 AS m, "
+                              "a.price * (1 - a.rate) = a.price - a.price * a.rate AS d, "
+                              "-a.price * 3 = -(a.price + a.price + a.price) AS n, "
+                              "a.price * 3 > b.price * 3 AS c FROM money a JOIN money b "
+                              "ON a.id = b.id % 8 + 1",
     # 0.10 + 0.20 is 0.30000000000000004 in doubles
-    "exact_sums": "SELECT id > 6 AS tail, SUM(price) = 0.30 AS s, SUM(price * 3) = 0.90 AS t, "
-                  "MAX(w) = 0.30 AS w FROM (SELECT id, price, SUM(price) OVER (PARTITION BY "
-                  "id > 6) AS w FROM money) GROUP BY tail",
-    "aggregates": "SELECT id % 2 AS odd, CAST(SUM(price) AS VARCHAR) AS s, "
-                  "CAST(MAX(rate) AS VARCHAR) AS m, STRING_AGG(price, ';' ORDER BY id) AS l, "
-                  "AVG(price) AS a FROM money GROUP BY odd",
+    "money_exact_sums": "SELECT id > 6 AS tail, SUM(price) = 0.30 AS s, SUM(price * 3) = 0.90 "
+                        "AS t, MAX(w) = 0.30 AS w FROM (SELECT id, price, SUM(price) OVER "
+                        "(PARTITION BY id > 6) AS w FROM money) GROUP BY tail",
+    "money_aggregates": "SELECT id % 2 AS odd, CAST(SUM(price) AS VARCHAR) AS s, "
+                        "CAST(MAX(rate) AS VARCHAR) AS m, STRING_AGG(price, ';' ORDER BY id) "
+                        "AS l, AVG(price) AS a FROM money GROUP BY odd",
 }
 
 
