@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.config
 import dask.dataframe as dd
@@ -49,18 +49,26 @@ from compute.sql.translate import (
 )
 from compute.tables.stats import ordinals
 
-# Elements whose values are identifiers: joined on packed int64 keys, by the element's kernel,
-# and the key columns of its frame where it gives more than one key (a USCC's 17 characters
-# do not fit one int64: two keys); None where it gives one Series.
-PACKERS: dict[str, tuple[Callable[[Any], Any], tuple[str, ...] | None]] = {
-    "resident_id": (kernels.pack_resident_id, None),
-    "legal_rep_id": (kernels.pack_resident_id, None),
-    "uscc": (kernels.pack_uscc, ("high", "low")),
+
+class Identifier(NamedTuple):
+    """How columns holding an identifier element are matched: ``pack`` makes the int64 key
+    (or keys: ``parts`` names their columns where there are several, a USCC's 17 characters
+    fitting no one int64) that joins compare; ``normalise``, an SQL function, gives the
+    normalised value, which ``pack`` reads alike (a correlated subquery's groups are of it:
+    ``rewrite.identity_groups``)."""
+
+    pack: Callable[[Any], Any]
+    parts: tuple[str, ...] | None
+    normalise: str
+
+
+# Elements whose values are identifiers: two columns of elements matched alike (a legal
+# representative's ID and a resident's) are joined on packed keys
+IDENTIFIERS: dict[str, Identifier] = {
+    "resident_id": Identifier(kernels.pack_resident_id, None, "normalise_resident_id"),
+    "legal_rep_id": Identifier(kernels.pack_resident_id, None, "normalise_resident_id"),
+    "uscc": Identifier(kernels.pack_uscc, ("high", "low"), "normalise_uscc"),
 }
-# The SQL function giving each identifier element's normalised value, which its packing
-# reads alike: a correlated subquery's groups are of that value (rewrite.identity_groups)
-NORMALISERS = {"resident_id": "normalise_resident_id", "legal_rep_id": "normalise_resident_id",
-               "uscc": "normalise_uscc"}
 # Reduced in the windows of :class:`_WindowTask` too (a running quantile is not)
 WINDOW_AGGREGATES = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 AGGREGATES = (*WINDOW_AGGREGATES, *holistic.FUNCTIONS)
@@ -498,11 +506,12 @@ class Planner:
             left_fn = compile_expression(a, left.labels())
             right_fn = compile_expression(b, right.labels())
             suffixes = [""]
-            packing = _packer(a, left, b, right)
-            if packing is not None:
-                packer, parts = packing
-                left_fn, right_fn = _packed(left_fn, packer), _packed(right_fn, packer)
-                suffixes = [f"_{part}" for part in parts] if parts else suffixes
+            identifier = _identifier(a, left, b, right)
+            if identifier is not None:
+                left_fn = _packed(left_fn, identifier.pack)
+                right_fn = _packed(right_fn, identifier.pack)
+                if identifier.parts:
+                    suffixes = [f"_{part}" for part in identifier.parts]
             left_fns[f"_lk{i}"], right_fns[f"_rk{i}"] = left_fn, right_fn
             left_keys += [f"_lk{i}{suffix}" for suffix in suffixes]
             right_keys += [f"_rk{i}{suffix}" for suffix in suffixes]
@@ -818,15 +827,15 @@ def _filter(part: pd.DataFrame, fn: Fn) -> pd.DataFrame:
     return true_rows(fn(part), part)
 
 
-def _packer(a: exp.Expr, left: Relation, b: exp.Expr, right: Relation
-            ) -> tuple[Callable[[Any], Any], tuple[str, ...] | None] | None:
-    """The packing kernel and its key columns (see :data:`PACKERS`) when both keys are
-    columns holding the same identifier element."""
+def _identifier(a: exp.Expr, left: Relation, b: exp.Expr, right: Relation
+                ) -> Identifier | None:
+    """How keys ``a`` and ``b`` are matched when both are columns holding identifier
+    elements matched alike (:data:`IDENTIFIERS`)."""
     if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
         return None
-    packing = PACKERS.get(left.elements.get(column_key(a), ""))
-    return packing if packing is not None and PACKERS.get(
-        right.elements.get(column_key(b), "")) is packing else None
+    identifier = IDENTIFIERS.get(left.elements.get(column_key(a), ""))
+    return identifier if identifier is not None and IDENTIFIERS.get(
+        right.elements.get(column_key(b), "")) == identifier else None
 
 
 def _common_dtype(a: Any, b: Any) -> str | None:
@@ -1063,11 +1072,11 @@ def _group_key(key: exp.Expr, relation: Relation) -> tuple[exp.Expr, exp.Expr]:
     if not (isinstance(key, exp.Anonymous) and key.name == IDENTITY):
         return key, key
     column = key.expressions[0]
-    normaliser = NORMALISERS.get(relation.elements.get(column_key(column), "")) \
+    identifier = IDENTIFIERS.get(relation.elements.get(column_key(column), "")) \
         if isinstance(column, exp.Column) else None
-    if normaliser is None:
+    if identifier is None:
         return column, column
-    return exp.Anonymous(this=normaliser, expressions=[column.copy()]), column
+    return exp.Anonymous(this=identifier.normalise, expressions=[column.copy()]), column
 
 
 def _summed_scale(agg: exp.Expr) -> int | None:

@@ -687,7 +687,6 @@ def _grouped_join(inner: exp.Expr, outer: exp.Select, alias: str
     return join, found
 
 
-
 def identity_groups(expression: exp.Expr) -> exp.Expr:
     """The group keys of the subqueries that unnesting made LEFT JOINs of (sqlglot's
     ``_u_<n>``, :func:`scalar_joins`' ``_scalar_<n>``) grouped by identity

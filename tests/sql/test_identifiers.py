@@ -151,10 +151,10 @@ def test_a_uscc_kernel_runs_once_per_partition_for_both_keys(hub, monkeypatch):
     from compute.sql import execute
 
     source, _ = hub
-    packer, keys = execute.PACKERS["uscc"]
+    uscc = execute.IDENTIFIERS["uscc"]
     calls = []
-    monkeypatch.setitem(execute.PACKERS, "uscc",
-                        (lambda values: calls.append(len(values)) or packer(values), keys))
+    monkeypatch.setitem(execute.IDENTIFIERS, "uscc", uscc._replace(
+        pack=lambda values: calls.append(len(values)) or uscc.pack(values)))
     query = "SELECT f.uscc, l.licence FROM firms f JOIN licences l ON f.uscc = l.holder_code"
     with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks",
                           "govgrid.sql.join": "shuffle"}):
@@ -170,6 +170,16 @@ def test_legal_representative_joins_residents_by_element(hub):
     query = ('SELECT f.uscc, r.name FROM firms f LEFT JOIN registry r '
              'ON f.legal_rep_id = r."证件号码"')
     assert_same(run(source, query), duck.execute(query).df(), ordered=False)
+
+
+@pytest.mark.parametrize("strategy", ["broadcast", "shuffle"])
+def test_a_legal_representative_matches_a_resident_id_written_another_way(hub, strategy):
+    # two elements matched alike: the padded ID in payments was compared as written before
+    query = "SELECT f.uscc, p.amount FROM firms f JOIN payments p ON f.legal_rep_id = p.holder"
+    oracle = ("SELECT f.uscc, p.amount FROM firms f JOIN payments p "
+              "ON f.legal_rep_id = trim(p.holder)")
+    got = run_as_oracle(hub, query, oracle, strategy)
+    assert sorted(got["amount"]) == [1.0, 2.0, 4.0]
 
 
 def test_resident_kernels_as_sql_functions(hub):
