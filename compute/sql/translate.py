@@ -1029,14 +1029,33 @@ def _trim(node: exp.Trim, compile_node: Compile) -> Fn:
 
 
 def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
-    start, length = node.args.get("start"), node.args.get("length")
-    if not (isinstance(start, exp.Literal) and (length is None or isinstance(length, exp.Literal))):
+    """``SUBSTRING(s, start[, length])`` of integer constants, as DuckDB's: a start before 1
+    counts into the length (``SUBSTRING('abc', 0, 2)`` is 'a'), a negative one from the end
+    (``SUBSTRING(id, -4)``, the last four characters), and a negative length takes the
+    characters before the start."""
+    first, count = (_integer_constant(node.args.get(a)) for a in ("start", "length"))
+    if first is None or (node.args.get("length") is not None and count is None):
         raise unsupported(node, "SUBSTRING with a non-literal start or length")
-    begin = max(int(start.this) - 1, 0)
-    # SQL counts a start before 1 into the length: SUBSTRING('abc', 0, 2) = 'a'
-    stop = None if length is None else int(start.this) - 1 + int(length.this)
+    if count is not None and count < 0:  # the characters before the start
+        begin, stop = (first + count, first) if first < 0 else (
+            max(first - 1 + count, 0), max(first - 1, 0))
+    elif first < 0:
+        begin, stop = first, None if count is None or first + count >= 0 else first + count
+    else:
+        begin, stop = max(first - 1, 0), None if count is None else max(first - 1 + count, 0)
     inner = _string_operand(node, compile_node)
     return lambda part: inner(part).str.slice(begin, stop)
+
+
+def _integer_constant(node: exp.Expr | None) -> int | None:
+    """The value of an integer literal, negative ones too (``-4`` is parsed as its
+    negation); None for anything else."""
+    node = node.unnest() if node is not None else None
+    negative = isinstance(node, exp.Neg)
+    literal = node.this if negative else node
+    if not (isinstance(literal, exp.Literal) and literal.is_int):
+        return None
+    return -int(literal.this) if negative else int(literal.this)
 
 
 def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
@@ -1130,21 +1149,28 @@ def _affix(node: exp.Expr, compile_node: Compile) -> Fn:
 
 
 def _split_part(node: exp.SplitPart, compile_node: Compile) -> Fn:
-    """``SPLIT_PART(s, 'delimiter', n)``: the ``n``-th piece of ``s`` (from 1), '' past the
-    last, as DuckDB's."""
-    delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
+    """``SPLIT_PART(s, 'delimiter', n)``: the ``n``-th piece of ``s`` (from 1; from the end
+    where ``n`` is negative), '' past the last or for 0, as DuckDB's."""
+    delimiter, index = node.args.get("delimiter"), _integer_constant(node.args.get("part_index"))
     if not (isinstance(delimiter, exp.Literal) and delimiter.is_string and delimiter.this
-            and index is not None and index.is_int and index.to_py() >= 1):
+            and index is not None):
         raise unsupported(node, "SPLIT_PART other than by a literal string, of a piece "
-                                "numbered from 1")
-    piece = index.to_py() - 1
+                                "numbered by an integer constant")
+    # from the end: the piece of the reversed string, by the reversed delimiter, reversed
+    backwards = index < 0
+    separator, piece = (delimiter.this[::-1], -index - 1) if backwards \
+        else (delimiter.this, index - 1)
     inner = _string_operand(node, compile_node)
 
     def run(part: pd.DataFrame) -> Any:
         strings = inner(part)
-        pieces = strings.str.split(delimiter.this, expand=True, n=piece + 1)
-        found = pieces[piece] if piece in pieces.columns else strings.str.slice(0, 0)
-        return found.fillna("").where(strings.notna())
+        if backwards:
+            strings = strings.str.slice(step=-1)
+        pieces = strings.str.split(separator, expand=True, n=piece + 1)
+        found = pieces[piece] if piece >= 0 and piece in pieces.columns \
+            else strings.str.slice(0, 0)
+        found = found.fillna("").where(strings.notna())
+        return found.str.slice(step=-1) if backwards else found
 
     return run
 

@@ -106,7 +106,7 @@ OTHER_REFUSALS = {
     "SELECT STRPTIME(b, '%Y-%j') FROM t": "STRPTIME with a format other than a literal",
     "SELECT STRPTIME(b, '%Y-%m-%Y') FROM t": "STRPTIME with a format other than a literal",
     "SELECT CONCAT_WS(b, b) FROM t": "CONCAT_WS with a separator other than a literal",
-    "SELECT SPLIT_PART(b, '-', 0) FROM t": "SPLIT_PART other than by a literal string",
+    "SELECT SPLIT_PART(b, '-', a) FROM t": "SPLIT_PART other than by a literal string",
     "SELECT a, COUNT(*) FROM t GROUP BY ROLLUP (3)": "GROUP BY position 3 of a SELECT list of 2",
     "SELECT LAG(a, a) OVER (ORDER BY a) FROM t": "LAG by an offset that is not an integer",
     "SELECT REPLACE(b, b, 'x') FROM t": "REPLACE of anything but literal strings",
