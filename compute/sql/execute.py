@@ -772,6 +772,8 @@ _FRAMES = {
     # above, over the rows in reverse
     "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING": "rows after",
     "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING": "peers after",
+    # the rows before this one: the running frame one row back (empty for the first row)
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING": "rows before",
 }
 
 
@@ -951,9 +953,10 @@ class _WindowTask(_Task):
                 if self.extent == "rows after" else position.groupby(peers).transform("min")
             values = _at(part[self.value], first)
         elif self.function == "last_value":  # at the frame's last row: this one, its last
-            # peer, or the window partition's last
-            last = position if self.extent == "rows" else position.groupby(
-                peers if self.extent == "peers" else groups).transform("max")
+            # peer, the one before, or the window partition's last
+            last = position if self.extent == "rows" else position - 1 \
+                if self.extent == "rows before" else position.groupby(
+                    peers if self.extent == "peers" else groups).transform("max")
             values = _at(part[self.value], last)
         elif self.function == "dense_rank":
             first = ~peers.duplicated()
@@ -965,6 +968,8 @@ class _WindowTask(_Task):
                 values = values.where((inside >= 0) & (inside < size), part[self.default])
         else:
             values = self._aggregate(part, groups, peers)
+        if self.extent == "rows before" and self.function in ("first_value", "last_value"):
+            values = values.where(position > start)  # the first row's frame is empty
         return part.assign(**{self.label: values})
 
     def _aggregate(self, part: pd.DataFrame, groups: pd.Series, peers: pd.Series) -> pd.Series:
@@ -974,6 +979,10 @@ class _WindowTask(_Task):
             return self._running(value.iloc[backwards], groups.iloc[backwards],
                                  peers.iloc[backwards], self.extent == "rows after"
                                  ).iloc[backwards]
+        if self.extent == "rows before":  # the running aggregate of the row before
+            before = self._running(value, groups, peers, True).groupby(groups).shift(1)
+            counted = self.function in ("count", "count_star")  # of no row: 0
+            return before.fillna(0).astype("int64") if counted else before
         if self.extent == "moving":
             return self._moving(value, groups)
         if self.extent == "partition":

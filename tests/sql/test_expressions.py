@@ -473,6 +473,16 @@ RELATIONAL = {
                          "CURRENT ROW AND UNBOUNDED FOLLOWING) AS f, LAST_VALUE(id) OVER "
                          "(PARTITION BY city ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED "
                          "FOLLOWING) AS l FROM people",
+    # the rows before this one (refused before): SUM and MIN of none NULL, COUNT of none 0
+    "window_rows_before": "SELECT id, SUM(score) OVER (PARTITION BY grp ORDER BY id ROWS BETWEEN "
+                          "UNBOUNDED PRECEDING AND 1 PRECEDING) AS s, COUNT(*) OVER (ORDER BY id "
+                          "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS n, COUNT(score) "
+                          "OVER (PARTITION BY city ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING "
+                          "AND 1 PRECEDING) AS c, MIN(born) OVER (ORDER BY id ROWS BETWEEN "
+                          "UNBOUNDED PRECEDING AND 1 PRECEDING) AS lo, FIRST_VALUE(name) OVER "
+                          "(PARTITION BY grp ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 "
+                          "PRECEDING) AS f, LAST_VALUE(score) OVER (ORDER BY id ROWS BETWEEN "
+                          "UNBOUNDED PRECEDING AND 1 PRECEDING) AS l FROM people",
     # moving frames: rows before and after the current one, NULLs skipped, NULL over none
     "window_moving": "SELECT id, AVG(score) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND "
                      "CURRENT ROW) AS a, SUM(score) OVER (PARTITION BY grp ORDER BY id ROWS "
