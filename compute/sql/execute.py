@@ -679,8 +679,7 @@ class Planner:
         if scale is None:
             return frame
         # a running sum of DECIMALs, exact to DuckDB, put back on the scale
-        return frame.assign(**{label: frame[label].map_partitions(
-            frames.on_scale, scale, meta=frame._meta[label])})
+        return frame.assign(**{label: _on_scale(frame[label], scale)})
 
     def project(self, relation: Relation, outputs: list[exp.Expr], order: list[exp.Ordered],
                 distinct: bool) -> tuple[Relation, list[tuple[str, bool, bool]]]:
@@ -1088,6 +1087,11 @@ def _group_key(key: exp.Expr, relation: Relation) -> tuple[exp.Expr, exp.Expr]:
     return exp.Anonymous(this=identifier.normalise, expressions=[column.copy()]), column
 
 
+def _on_scale(column: dd.Series, scale: int) -> dd.Series:
+    """A sum of DECIMALs of ``scale`` put back on it (:func:`frames.on_scale`)."""
+    return column.map_partitions(frames.on_scale, scale, meta=column._meta)
+
+
 def _summed_scale(agg: exp.Expr) -> int | None:
     """The DECIMAL scale of what SUM ``agg`` adds up (of SUM(DISTINCT x), x's); None for
     other aggregates and operands."""
@@ -1116,9 +1120,7 @@ def _aggregate_set(frame: dd.DataFrame, keys: list[str], all_keys: list[str],
         return known or label
 
     def on_scale(label: str, column: dd.Series) -> dd.Series:
-        if label not in scales:
-            return column
-        return column.map_partitions(frames.on_scale, scales[label], meta=column._meta)
+        return _on_scale(column, scales[label]) if label in scales else column
 
     sources, nonnull = {}, {}
     for label, how, operand, distinct in specs:

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from compute.sql import frames
 from compute.sql.errors import unsupported
-from compute.sql.translate import decimal_digits, text_places
+from compute.sql.translate import decimal_scale, text_places
 from compute.tables.dtypes import STRING_DTYPE
 
 FUNCTIONS = (exp.PercentileCont, exp.PercentileDisc, exp.GroupConcat, exp.ArgMax, exp.ArgMin)
@@ -151,9 +151,7 @@ def aggregated(part: Any, by: list[str], specs: Sequence[tuple[str, str, Holisti
 def _decimal_scale(operand: exp.Expr) -> int | None:
     """The scale of a DECIMAL column (the optimiser typed it from the table's schema); None
     for other operands."""
-    digits = decimal_digits(operand.type) if isinstance(operand, exp.Column) and \
-        operand.type is not None else None
-    return digits[1] if digits else None
+    return decimal_scale(operand) if isinstance(operand, exp.Column) else None
 
 
 def _fraction(quantile: exp.PercentileCont | exp.PercentileDisc) -> float:

@@ -649,21 +649,17 @@ def _grouped_join(inner: exp.Expr, outer: exp.Select, alias: str
     local, outside = _sources(inner), _sources(outer)
     keys, kept = [], []
     for term in _terms(inner.args.get("where")):
-        if not {c.table for c in term.find_all(exp.Column)} - local:
+        if not _tables(term) - local:
             kept.append(term)
             continue
-        if not isinstance(term, exp.EQ):
+        # inner.k = outer.k, either way round: (inner side, outer side)
+        pairs = [(own, other) for own, other in ((term.this, term.expression),
+                                                 (term.expression, term.this))
+                 if _tables(own) and _tables(own) <= local
+                 and _tables(other) and _tables(other) <= outside - local]
+        if not isinstance(term, exp.EQ) or not pairs:
             return None
-        sides = [{c.table for c in side.find_all(exp.Column)}
-                 for side in (term.this, term.expression)]
-        for (mine, theirs), (own, other) in (((0, 1), (term.this, term.expression)),
-                                             ((1, 0), (term.expression, term.this))):
-            if sides[mine] and sides[mine] <= local and sides[theirs] \
-                    and sides[theirs] <= outside - local:
-                keys.append((own, other))
-                break
-        else:
-            return None
+        keys.append(pairs[0])
     lifted = {id(c) for _, other in keys for c in other.find_all(exp.Column)}
     if not keys or any(c.table not in local and id(c) not in lifted
                        for c in inner.find_all(exp.Column)):
@@ -722,8 +718,7 @@ def _refuse_unequal_correlation(found: exp.Subquery, outer: exp.Select) -> None:
         return
     outside = _sources(outer) - _sources(inner)
     for term in _terms(inner.args.get("where")):
-        if not isinstance(term, exp.EQ) and any(
-                c.table in outside for c in term.find_all(exp.Column)):
+        if not isinstance(term, exp.EQ) and _tables(term) & outside:
             raise unsupported(term, "a subquery in the SELECT list tied to its query by a "
                                     "condition other than an equality (write it as a join)")
 
@@ -759,10 +754,8 @@ def _as_join(conjunct: exp.Expr, outer: exp.Select, name: str) -> exp.Join | Non
     # the subquery's conditions on columns from outside it are the join's condition
     lifted, kept = [], []
     for condition in _terms(inner.args.get("where")):
-        tables = {c.table for c in condition.find_all(exp.Column)}
-        (lifted if tables - local else kept).append(condition)
-    if any({c.table for c in cond.find_all(exp.Column)} - local - outer_sources
-           for cond in lifted):
+        (lifted if _tables(condition) - local else kept).append(condition)
+    if any(_tables(cond) - local - outer_sources for cond in lifted):
         return None  # correlated with a query further out: left to sqlglot
     if lifted and (inner.args.get("group") or inner.args.get("limit")
                    or any(e.find(exp.AggFunc) for e in inner.expressions)):
@@ -812,6 +805,11 @@ def _terms(where: exp.Where | None) -> list[exp.Expr]:
     if where is None:
         return []
     return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
+def _tables(expression: exp.Expr) -> set[str]:
+    """The tables (aliases) whose columns ``expression`` reads."""
+    return {c.table for c in expression.find_all(exp.Column)}
 
 
 def _sources(select: exp.Select) -> set[str]:

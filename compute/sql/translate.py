@@ -729,12 +729,10 @@ def decimal_scale(node: exp.Expr) -> int | None:
             isinstance(node, exp.Round) and node.args.get("decimals") is None):
         return 0 if decimal_scale(node.this) is not None else None
     elif isinstance(node, exp.Round):
-        scale, places = decimal_scale(node.this), node.args["decimals"].unnest()
-        negative = isinstance(places, exp.Neg)
-        places = places.this if negative else places
-        if scale is None or not (isinstance(places, exp.Literal) and places.is_int):
+        scale, places = decimal_scale(node.this), _integer_constant(node.args["decimals"])
+        if scale is None or places is None:
             return None
-        return 0 if negative else min(scale, int(places.this))
+        return min(scale, max(places, 0))
     elif isinstance(node, exp.Cast):
         digits = decimal_digits(node.to)
         return digits[1] if digits else None
@@ -1048,14 +1046,10 @@ def _substring(node: exp.Substring, compile_node: Compile) -> Fn:
 
 
 def _integer_constant(node: exp.Expr | None) -> int | None:
-    """The value of an integer literal, negative ones too (``-4`` is parsed as its
-    negation); None for anything else."""
+    """The value of an integer literal, negative ones too (sqlglot's ``is_int`` and
+    ``to_py`` read ``-4``, a negation); None for anything else."""
     node = node.unnest() if node is not None else None
-    negative = isinstance(node, exp.Neg)
-    literal = node.this if negative else node
-    if not (isinstance(literal, exp.Literal) and literal.is_int):
-        return None
-    return -int(literal.this) if negative else int(literal.this)
+    return node.to_py() if node is not None and node.is_int else None
 
 
 def _position(node: exp.StrPosition, compile_node: Compile) -> Fn:
